@@ -1,0 +1,54 @@
+"""The ``ohlcv-workbench`` command line: one module per command group.
+
+Each command module exposes ``register(subparsers)``, which adds its parser and sets
+``handler(args) -> int`` as the parser default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+
+from ohlcv_workbench.errors import WorkbenchError
+from ohlcv_workbench.settings import Settings
+
+from . import lab, services_cmd
+
+__all__ = ["build_parser", "main"]
+
+COMMANDS = (services_cmd, lab)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="ohlcv-workbench",
+        description="Collect and explore crypto OHLCV candles (see README.md).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for command in COMMANDS:
+        command.register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``ohlcv-workbench`` console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+        return int(args.handler(args, settings))
+    except WorkbenchError as exc:
+        print(f"ohlcv-workbench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

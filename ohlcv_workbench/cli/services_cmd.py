@@ -1,0 +1,39 @@
+"""``ohlcv-workbench services up|down|status``: the embedded Redis (and simulator)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ohlcv_workbench.services import embedded_services
+from ohlcv_workbench.settings import Settings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``services`` command."""
+    parser = sub.add_parser("services", help="start, stop or inspect the embedded services")
+    parser.add_argument("action", choices=("up", "down", "status"))
+    parser.add_argument("--json", action="store_true", help="status as JSON")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the ``services`` command."""
+    services = embedded_services(settings)
+    if not services:
+        print("no embedded services: Redis is external (" + str(settings.redis_source) + ")")
+    if args.action == "up":
+        for service in services:
+            state = service.ensure()
+            print(f"{service.name}: up, pid {state.pid} on 127.0.0.1:{state.port}")
+    elif args.action == "down":
+        for service in services:
+            print(f"{service.name}: {'stopped' if service.stop() else 'was not running'}")
+    else:
+        statuses = [service.status() for service in services]
+        if args.json:
+            print(json.dumps([s.as_dict() for s in statuses], indent=2))
+        for status in statuses if not args.json else ():
+            print(f"{status.name}: {'running' if status.running else 'down'} ({status.detail})")
+        return 0 if all(s.running for s in statuses) else 1
+    return 0

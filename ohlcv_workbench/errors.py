@@ -1,0 +1,126 @@
+"""The workbench's exceptions: one small tree, every error a ``WorkbenchError``.
+
+::
+
+    WorkbenchError
+    ├── ConfigError (ValueError)            bad setting, environment variable or URL
+    ├── InputError (ValueError)             bad argument from a caller; nothing was started
+    │   ├── UnknownExchangeError            exchange id not known to ccxt (lists close matches)
+    │   ├── UnknownSymbolError              symbol not in the exchange's markets
+    │   ├── UnsupportedTimeframeError       timeframe not offered by the exchange
+    │   └── InvalidTimeRangeError           since in the future, until <= since, ...
+    ├── ServiceError                        an embedded service (Redis, simulator) failed
+    ├── ExchangeError                       the exchange answered badly (translated from ccxt)
+    │   ├── TemporaryExchangeError          network, timeout, 429, 5xx: retried with backoff
+    │   │   └── RateLimitedError            429/418, carries ``retry_after`` seconds
+    │   └── PermanentExchangeError          bad symbol, bad request, auth: never retried
+    ├── StoreError                          the candle store failed
+    │   └── InvalidDataError (ValueError)   rows rejected by validation, with reasons
+    └── RegistryError                       the process registry (Redis) failed
+        ├── RegistryUnavailableError        Redis cannot be reached
+        └── SeriesBusyError                 the series is collected elsewhere (names holder)
+
+ccxt errors are translated once, at the exchange boundary; only temporary errors are retried.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ConfigError",
+    "ExchangeError",
+    "InputError",
+    "InvalidDataError",
+    "InvalidTimeRangeError",
+    "PermanentExchangeError",
+    "RateLimitedError",
+    "RegistryError",
+    "RegistryUnavailableError",
+    "SeriesBusyError",
+    "ServiceError",
+    "StoreError",
+    "TemporaryExchangeError",
+    "UnknownExchangeError",
+    "UnknownSymbolError",
+    "UnsupportedTimeframeError",
+    "WorkbenchError",
+]
+
+
+class WorkbenchError(Exception):
+    """Base of every error raised by ohlcv_workbench."""
+
+
+class ConfigError(WorkbenchError, ValueError):
+    """A setting, environment variable or URL is unknown or malformed."""
+
+
+class InputError(WorkbenchError, ValueError):
+    """An argument is invalid; raised before anything is registered or written."""
+
+
+class UnknownExchangeError(InputError):
+    """The exchange id is not one ccxt (or the workbench) knows."""
+
+
+class UnknownSymbolError(InputError):
+    """The symbol is not listed in the exchange's markets."""
+
+
+class UnsupportedTimeframeError(InputError):
+    """The timeframe is not offered by the exchange."""
+
+
+class InvalidTimeRangeError(InputError):
+    """A time range is impossible: ``since`` in the future, ``until <= since``, ..."""
+
+
+class ServiceError(WorkbenchError):
+    """An embedded service (the Redis server or the simulator) could not be run."""
+
+
+class ExchangeError(WorkbenchError):
+    """The exchange failed to answer as expected."""
+
+
+class TemporaryExchangeError(ExchangeError):
+    """A failure worth retrying: network, timeout, rate limit, server error."""
+
+
+class RateLimitedError(TemporaryExchangeError):
+    """The exchange asked us to slow down; ``retry_after`` is in seconds when it said so."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentExchangeError(ExchangeError):
+    """A failure that retrying cannot fix: bad symbol, bad request, authentication."""
+
+
+class StoreError(WorkbenchError):
+    """The candle store failed."""
+
+
+class InvalidDataError(StoreError, ValueError):
+    """Rows were rejected by validation; ``reasons`` says why, and nothing was written."""
+
+    def __init__(self, message: str, reasons: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.reasons = reasons or []
+
+
+class RegistryError(WorkbenchError):
+    """The process registry (Redis) failed."""
+
+
+class RegistryUnavailableError(RegistryError):
+    """Redis cannot be reached."""
+
+
+class SeriesBusyError(RegistryError):
+    """The series already has a live collector; ``holder`` names it."""
+
+    def __init__(self, message: str, holder: str | None = None) -> None:
+        super().__init__(message)
+        self.holder = holder

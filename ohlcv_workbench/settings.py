@@ -1,0 +1,189 @@
+"""One settings object, read from the environment, that rejects unknown or malformed values.
+
+Every variable starts with ``OHLCV_WORKBENCH_``; a typo such as ``OHLCV_WORKBENCH_DATADIR``
+raises a :class:`ConfigError` naming it and the valid names, instead of being ignored.
+fullon's ``REDIS_HOST`` / ``REDIS_PORT`` / ``REDIS_DB`` / ``REDIS_PASSWORD`` are honoured so the
+workbench joins an existing fullon Redis.
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import math
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Literal
+from urllib.parse import quote, urlsplit
+
+from .errors import ConfigError
+
+__all__ = ["PREFIX", "RedisSource", "Settings"]
+
+PREFIX = "OHLCV_WORKBENCH_"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+REDIS_SCHEMES = ("redis", "rediss", "unix")
+STORE_SCHEMES = ("sqlite",)
+SIM_SCHEMES = ("http",)
+
+RedisSource = Literal["embedded", "url", "fullon"]
+
+
+def _checkout_root() -> Path | None:
+    """The source checkout this package runs from (editable install), if any."""
+    root = Path(__file__).resolve().parent.parent
+    pyproject = root / "pyproject.toml"
+    try:
+        if 'name = "ohlcv_workbench"' in pyproject.read_text(encoding="utf-8"):
+            return root
+    except OSError:
+        return None
+    return None
+
+
+def default_data_dir() -> Path:
+    """``data/`` of the source checkout when running from one, else ``./data``."""
+    root = _checkout_root()
+    return (root / "data") if root else (Path.cwd() / "data")
+
+
+def _positive_float(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value <= 0:
+        raise ConfigError(f"{name}={raw!r} is not valid: expected a positive number of seconds")
+    return value
+
+
+def _int_in(name: str, raw: str, low: int, high: int) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not valid: expected an integer") from None
+    if not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} is not valid: expected {low}..{high}")
+    return value
+
+
+def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    try:
+        parts = urlsplit(raw)
+        parts.port  # noqa: B018 - raises ValueError for a malformed port
+    except ValueError as exc:
+        raise ConfigError(f"{name}={raw!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in schemes:
+        valid = ", ".join(f"{s}://" for s in schemes)
+        raise ConfigError(f"{name}={raw!r} is not valid: the scheme must be one of {valid}")
+    if parts.scheme in ("redis", "rediss", "http") and not parts.hostname:
+        raise ConfigError(f"{name}={raw!r} is not valid: it names no host")
+    if parts.scheme in ("unix", "sqlite") and not parts.path:
+        raise ConfigError(f"{name}={raw!r} is not valid: it names no path")
+    return raw
+
+
+def _log_level(name: str, raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"{name}={raw!r} is not valid: expected one of {', '.join(LOG_LEVELS)}")
+    return level
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The workbench's configuration (see the README's configuration table).
+
+    Build it with :meth:`from_env`; construct it directly in tests.
+    """
+
+    data_dir: Path
+    redis_url: str | None = None
+    store_url: str | None = None
+    heartbeat_interval: float = 2.0
+    log_level: str = "WARNING"
+    sim_url: str | None = None
+    sim_seed: int = 7
+    redis_source: RedisSource = "embedded"
+
+    @property
+    def resolved_store_url(self) -> str:
+        """The store URL, defaulting to SQLite in the data dir."""
+        return self.store_url or f"sqlite:///{self.data_dir / 'ohlcv.sqlite'}"
+
+    @property
+    def stale_after(self) -> float:
+        """Seconds without a heartbeat after which a process is shown as STALE."""
+        return 3 * self.heartbeat_interval
+
+    @property
+    def uses_embedded_redis(self) -> bool:
+        """True when the workbench runs its own Redis server."""
+        return self.redis_source == "embedded"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings; raise ConfigError for an unknown or malformed variable."""
+        env = os.environ if environ is None else environ
+        known = {f"{PREFIX}{name.upper()}" for name in _PARSERS}
+        for key in env:
+            if key.startswith(PREFIX) and key not in known:
+                close = difflib.get_close_matches(key, sorted(known), n=1)
+                hint = f" Did you mean {close[0]}?" if close else ""
+                raise ConfigError(
+                    f"Unknown setting {key}.{hint} Valid settings: {', '.join(sorted(known))}"
+                )
+        values: dict[str, object] = {}
+        for name, parse in _PARSERS.items():
+            key = f"{PREFIX}{name.upper()}"
+            raw = env.get(key)
+            if raw is not None and raw.strip() != "":
+                values[name] = parse(key, raw.strip())
+        values.setdefault("data_dir", default_data_dir())
+        if "redis_url" in values:
+            values["redis_source"] = "url"
+        else:
+            fullon = _fullon_redis_url(env)
+            if fullon is not None:
+                values["redis_url"] = fullon
+                values["redis_source"] = "fullon"
+        return cls(**values)  # type: ignore[arg-type]
+
+    def configure_logging(self) -> None:
+        """Apply ``log_level`` to the package's logger."""
+        logging.getLogger("ohlcv_workbench").setLevel(self.log_level)
+
+
+def _data_dir(name: str, raw: str) -> Path:
+    path = Path(raw).expanduser()
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"{name}={raw!r} is not valid: it exists and is not a directory")
+    return path.resolve()
+
+
+_PARSERS: dict[str, Callable[[str, str], object]] = {
+    "data_dir": _data_dir,
+    "redis_url": lambda n, r: _url(n, r, REDIS_SCHEMES),
+    "store_url": lambda n, r: _url(n, r, STORE_SCHEMES),
+    "heartbeat_interval": _positive_float,
+    "log_level": _log_level,
+    "sim_url": lambda n, r: _url(n, r, SIM_SCHEMES).rstrip("/"),
+    "sim_seed": lambda n, r: _int_in(n, r, 0, 2**63 - 1),
+}
+assert set(_PARSERS) <= {f.name for f in fields(Settings)}
+
+
+def _fullon_redis_url(env: Mapping[str, str]) -> str | None:
+    """fullon_cache's REDIS_HOST / REDIS_PORT / REDIS_DB / REDIS_PASSWORD, as a URL."""
+    host = env.get("REDIS_HOST", "").strip()
+    port_raw = env.get("REDIS_PORT", "").strip()
+    if not host and not port_raw:
+        return None
+    port = _int_in("REDIS_PORT", port_raw, 1, 65535) if port_raw else 6379
+    db_raw = env.get("REDIS_DB", "").strip()
+    db = _int_in("REDIS_DB", db_raw, 0, 1_000_000) if db_raw else 0
+    password = env.get("REDIS_PASSWORD", "")
+    auth = f":{quote(password, safe='')}@" if password else ""
+    return f"redis://{auth}{host or 'localhost'}:{port}/{db}"
