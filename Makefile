@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 NOTEBOOKS := $(wildcard notebooks/*.ipynb)
-LINTED := ohlcv_workbench tests benchmarks notebooks
+LINTED := ohlcv_workbench tests benchmarks $(NOTEBOOKS)
 
 .PHONY: install lab test lint bench bench-quick lock services-down clean
 
