@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas is imported on use: the CLI's start-up path never needs it
+    import pandas as pd
 
 __all__ = ["OHLCV_COLUMNS", "CandleBatch", "OhlcvRow", "PublicTrade", "SeriesKey"]
 
@@ -138,6 +141,8 @@ class CandleBatch:
     @classmethod
     def from_frame(cls, frame: pd.DataFrame) -> CandleBatch:
         """Build a batch from an OHLCV DataFrame with a UTC DatetimeIndex (all closed)."""
+        import pandas as pd
+
         index = pd.DatetimeIndex(frame.index)
         ts = index.as_unit("ms").asi8 if len(index) else np.empty(0, dtype=np.int64)
         return cls.from_columns(ts, *(frame[c].to_numpy(np.float64) for c in OHLCV_COLUMNS))
@@ -177,6 +182,8 @@ class CandleBatch:
 
     def to_frame(self) -> pd.DataFrame:
         """DataFrame with a UTC DatetimeIndex named "time" and float64 OHLCV columns."""
+        import pandas as pd
+
         index = pd.DatetimeIndex(pd.to_datetime(self.ts, unit="ms", utc=True), name="time")
         return pd.DataFrame(
             {"open": self.open, "high": self.high, "low": self.low,
