@@ -414,4 +414,8 @@ def embedded_services(settings: Settings | None = None) -> list[EmbeddedService]
     services: list[EmbeddedService] = []
     if settings.uses_embedded_redis:
         services.append(EmbeddedRedis(settings))
+    if settings.sim_url is None:
+        from .sim.service import EmbeddedSimulator  # the sim package imports this module
+
+        services.append(EmbeddedSimulator(settings))
     return services

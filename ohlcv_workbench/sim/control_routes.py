@@ -1,0 +1,115 @@
+"""``/_sim/`` control endpoints: info, faults, counters, reset, clock, weight limit.
+
+- ``GET /_sim/info``: seed, symbols with listing times, replays, weight limit, clock.
+- ``GET|PUT /_sim/faults`` (PUT replaces them with the JSON body), ``DELETE`` clears them.
+- ``GET /_sim/counters``; ``DELETE /_sim/counters`` zeroes them.
+- ``POST /_sim/reset`` with optional ``{"counters": true, "faults": true, "clock": false}``.
+- ``GET /_sim/clock``; ``POST /_sim/clock`` with one of ``{"fixed": ms}``, ``{"offset": ms}``,
+  ``{"advance": ms}``, ``{"real": true}``.
+- ``PUT /_sim/weight`` with ``{"limit": n}`` (null disables the limit).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import web
+
+from .faults import Faults
+
+if TYPE_CHECKING:
+    from .server import SimServer
+
+__all__ = ["add_control_routes"]
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def _ok(data: Any) -> web.Response:
+    return web.json_response(data)
+
+
+async def _body(request: web.Request) -> dict[str, Any]:
+    if not request.can_read_body:
+        return {}
+    data = await request.json()
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return data
+
+
+def _guarded(handler: Handler) -> Handler:
+    async def run(request: web.Request) -> web.StreamResponse:
+        try:
+            return await handler(request)
+        except (ValueError, TypeError) as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+
+    return run
+
+
+def add_control_routes(app: web.Application, sim: SimServer) -> None:
+    """Register the ``/_sim/`` endpoints of ``sim`` on ``app``."""
+
+    async def info(request: web.Request) -> web.StreamResponse:
+        return _ok(sim.info())
+
+    async def get_faults(request: web.Request) -> web.StreamResponse:
+        return _ok(sim.faults.as_dict())
+
+    async def put_faults(request: web.Request) -> web.StreamResponse:
+        return _ok(sim.set_faults(Faults.from_dict(await _body(request))).as_dict())
+
+    async def clear_faults(request: web.Request) -> web.StreamResponse:
+        return _ok(sim.set_faults(None).as_dict())
+
+    async def counters(request: web.Request) -> web.StreamResponse:
+        return _ok(sim.counters.snapshot())
+
+    async def clear_counters(request: web.Request) -> web.StreamResponse:
+        sim.reset(counters=True, faults=False)
+        return _ok(sim.counters.snapshot())
+
+    async def reset(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        unknown = set(body) - {"counters", "faults", "clock"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s): {', '.join(sorted(unknown))}")
+        sim.reset(
+            counters=bool(body.get("counters", True)),
+            faults=bool(body.get("faults", True)),
+            clock=bool(body.get("clock", False)),
+        )
+        return _ok(sim.info())
+
+    async def get_clock(request: web.Request) -> web.StreamResponse:
+        return _ok(sim.clock.as_dict())
+
+    async def set_clock(request: web.Request) -> web.StreamResponse:
+        sim.clock.apply(await _body(request))
+        return _ok(sim.clock.as_dict())
+
+    async def weight(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        if set(body) != {"limit"}:
+            raise ValueError('expected {"limit": n or null}')
+        limit = body["limit"]
+        sim.set_weight_limit(None if limit is None else int(limit))
+        return _ok({"limit": sim.limiter.limit})
+
+    routes: list[tuple[str, str, Handler]] = [
+        ("GET", "/_sim/info", info),
+        ("GET", "/_sim/faults", get_faults),
+        ("PUT", "/_sim/faults", put_faults),
+        ("POST", "/_sim/faults", put_faults),
+        ("DELETE", "/_sim/faults", clear_faults),
+        ("GET", "/_sim/counters", counters),
+        ("DELETE", "/_sim/counters", clear_counters),
+        ("POST", "/_sim/reset", reset),
+        ("GET", "/_sim/clock", get_clock),
+        ("POST", "/_sim/clock", set_clock),
+        ("PUT", "/_sim/weight", weight),
+    ]
+    for method, path, handler in routes:
+        app.router.add_route(method, path, _guarded(handler))

@@ -1,0 +1,33 @@
+"""Fixtures: an in-process simulator with a fixed clock and a real ccxt binance wired to it."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import ccxt.async_support as ccxt
+import pytest
+
+from ohlcv_workbench.sim.server import SimConfig, SimServer, ccxt_config
+
+#: a fixed "now" in the middle of a minute, hour and day: 2025-06-18 13:37:42.500 UTC (Wednesday)
+NOW = int(datetime(2025, 6, 18, 13, 37, 42, 500000, tzinfo=UTC).timestamp() * 1000)
+
+
+def ms(text: str) -> int:
+    """ISO text (UTC) as epoch ms."""
+    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[SimServer]:
+    async with SimServer(SimConfig(seed=7, now=NOW)) as server:
+        yield server
+
+
+@pytest.fixture
+async def exchange(sim: SimServer) -> AsyncIterator[ccxt.binance]:
+    ex = ccxt.binance(ccxt_config(sim.url, enableRateLimit=False))
+    ex.timeout_on_exit = 0  # ccxt waits 250 ms on close for TLS sockets; loopback has none
+    try:
+        yield ex
+    finally:
+        await ex.close()
