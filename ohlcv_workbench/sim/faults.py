@@ -130,16 +130,26 @@ class Faults:
 class WeightLimiter:
     """Binance's request-weight limit: ``limit`` weight per fixed window of real time.
 
-    ``tolerance`` absorbs the burst that ccxt's leaky bucket allows (its capacity plus one
-    request's cost), so a client at exactly ccxt's pace is never refused.
+    ``tolerance`` (default 1 % of the limit, 60 at 6000) absorbs the burst ccxt's leaky bucket
+    allows on top of its pace (its capacity plus one request's cost, at most 25 weight for
+    binance), so a client at exactly ccxt's pace is never refused.
     """
 
-    def __init__(self, limit: int | None = 6000, window_ms: int = 60_000, tolerance: int = 50):
+    def __init__(
+        self, limit: int | None = 6000, window_ms: int = 60_000, tolerance: int | None = None
+    ) -> None:
         self.limit = limit
         self.window_ms = window_ms
-        self.tolerance = tolerance
+        self._tolerance = tolerance
         self._window = -1
         self.used = 0
+
+    @property
+    def tolerance(self) -> int:
+        """Weight accepted beyond the limit in one window."""
+        if self._tolerance is not None:
+            return self._tolerance
+        return (self.limit or 0) // 100
 
     def charge(self, weight: int, real_ms: int) -> tuple[bool, int, int]:
         """Count ``weight``; return (allowed, weight used in the window, Retry-After seconds)."""

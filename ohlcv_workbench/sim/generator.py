@@ -25,6 +25,7 @@ __all__ = ["GeneratedSeries"]
 
 OCTAVES = (0, 1, 2, 3, 4, 5, 6, 8, 10, 12, 14, 16)
 CHUNK_HOURS = 32 * 24
+KNOT_OCTAVE = 6  # slow octaves are evaluated every 2**6 minutes and interpolated
 CHUNK_MS = CHUNK_HOURS * HOUR
 MIN_TRADES_PER_MINUTE = 120
 MAX_TRADES_PER_MINUTE = 20_000
@@ -75,10 +76,24 @@ class GeneratedSeries:
         return total
 
     def price_ticks(self, m: I64) -> I64:
-        """P(m): the price in ticks at the start of each minute index ``m`` (ascending)."""
-        logp = np.interp(m.astype(np.float64), self._anchor_t, self._anchor_logp)
-        logp = logp + self.spec.sigma * 0.8 * self._noise(self._octave_keys, OCTAVES, m)
-        return np.maximum(np.rint(np.exp(logp)), 1).astype(np.int64)
+        """P(m): the price in ticks at the start of each minute index ``m`` (ascending).
+
+        The slow octaves (periods of 64 minutes and more) are evaluated on 64-minute knots and
+        interpolated linearly, which keeps a 32-day chunk cheap.
+        """
+        fast = [o for o in OCTAVES if o < KNOT_OCTAVE]
+        slow = [o for o in OCTAVES if o >= KNOT_OCTAVE]
+        noise = self._noise(self._octave_keys[: len(fast)], tuple(fast), m)
+        knot = m >> KNOT_OCTAVE
+        knots = np.arange(int(knot[0]), int(knot[-1]) + 2, dtype=np.int64)
+        at_knots = self._noise(self._octave_keys[len(fast) :], tuple(slow), knots << KNOT_OCTAVE)
+        local = knot - knots[0]
+        frac = (m & ((1 << KNOT_OCTAVE) - 1)) / (1 << KNOT_OCTAVE)
+        noise += at_knots[local] + (at_knots[local + 1] - at_knots[local]) * frac
+        anchors = np.interp(knots.astype(np.float64) * 64, self._anchor_t, self._anchor_logp)
+        trend = anchors[local] + (anchors[local + 1] - anchors[local]) * frac
+        logp = trend + self.spec.sigma * 0.8 * noise
+        return np.asarray(np.maximum(np.rint(np.exp(logp)), 1), dtype=np.int64)
 
     def minutes(self, m0: int, m1: int) -> Bars:
         """One-minute candles for minute indices ``[m0, m1)`` (not clipped to the listing)."""

@@ -70,8 +70,7 @@ def _times(frame: pd.DataFrame) -> I64:
         raise InputError(f"replay data has no time column (expected one of {TIME_COLUMNS})")
     raw = frame[name]
     if pd.api.types.is_numeric_dtype(raw):
-        values = raw.to_numpy(dtype=np.int64)
-        return values * 1000 if values.size and values.max() < 10**11 else values  # seconds
+        return np.asarray(raw.to_numpy(dtype=np.int64), dtype=np.int64)
     stamps = pd.DatetimeIndex(pd.to_datetime(raw, utc=True))
     return np.asarray(stamps.as_unit("ms").asi8, dtype=np.int64)
 

@@ -54,8 +54,9 @@ class SimConfig:
     """How a simulator runs.
 
     ``now`` fixes the clock (ms), ``clock_offset`` shifts real time; ``weight_limit=None``
-    disables the request-weight limit; ``replays`` maps ccxt symbols to OHLCV files (or
-    DataFrames) served instead of (or besides) the generated symbols.
+    disables the request-weight limit (``weight_tolerance``: see :class:`WeightLimiter`);
+    ``replays`` maps ccxt symbols to OHLCV files (or DataFrames) served instead of (or
+    besides) the generated symbols.
     """
 
     seed: int = 7
@@ -65,7 +66,7 @@ class SimConfig:
     clock_offset: int = 0
     weight_limit: int | None = 6000
     weight_window_ms: int = 60_000
-    weight_tolerance: int = 50
+    weight_tolerance: int | None = None
     faults: Faults = field(default_factory=Faults)
     symbols: tuple[SymbolSpec, ...] = BUILTIN_SYMBOLS
     replays: Mapping[str, Any] = field(default_factory=dict)

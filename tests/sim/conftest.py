@@ -18,6 +18,13 @@ def ms(text: str) -> int:
 
 
 @pytest.fixture
+def refused(request: pytest.FixtureRequest) -> list[str]:
+    """Targets the test plugin's autouse socket guard refused during this test."""
+    targets: list[str] = request.getfixturevalue("_loopback_only")
+    return targets
+
+
+@pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
     async with SimServer(SimConfig(seed=7, now=NOW)) as server:
         yield server
