@@ -1,7 +1,12 @@
 """Real ccxt binance against the simulator: markets, time, klines of every interval, trades."""
 
+import time
+
+import aiohttp
+import ccxt.async_support as ccxt
 import pytest
 
+from ohlcv_workbench.sim.server import SimConfig, SimServer, ccxt_config
 from ohlcv_workbench.timeframes import BINANCE_TIMEFRAMES, timeframe
 
 from .conftest import NOW, ms
@@ -59,3 +64,61 @@ async def test_fetch_trades(exchange):
     )
     assert [t["id"] for t in plain] == [t["id"] for t in recent]
     assert all(t["cost"] == pytest.approx(t["price"] * t["amount"], rel=1e-6) for t in plain)
+
+
+async def test_two_instances_with_one_seed_serve_identical_bytes():
+    paths = [
+        "/api/v3/exchangeInfo",
+        "/api/v3/klines?symbol=BTCUSDT&interval=1m&limit=1000",
+        "/api/v3/klines?symbol=ETHUSDT&interval=1s&startTime=1700000000000",
+        "/api/v3/klines?symbol=SOLUSDT&interval=1M&startTime=0",
+        "/api/v3/klines?symbol=XRPUSDT&interval=1w&limit=30",
+        "/api/v3/aggTrades?symbol=BNBUSDT&startTime=1700000000000",
+        "/api/v3/trades?symbol=DOGEUSDT&limit=1000",
+    ]
+    bodies = []
+    for seed in (7, 7, 8):
+        async with (
+            SimServer(SimConfig(seed=seed, now=NOW)) as sim,
+            aiohttp.ClientSession() as session,
+        ):
+            page = []
+            for path in paths:
+                async with session.get(sim.url + path) as resp:
+                    assert resp.status == 200
+                    page.append(await resp.read())
+            bodies.append(page)
+    assert bodies[0] == bodies[1]
+    assert bodies[0][0] == bodies[2][0]  # markets do not depend on the seed, data do
+    assert all(a != b for a, b in zip(bodies[0][1:], bodies[2][1:], strict=True))
+
+
+@pytest.mark.parametrize("name", BINANCE_TIMEFRAMES)
+async def test_raw_rows_are_binance_rows_and_the_forming_one_is_open(sim, name):
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"{sim.api_url}/klines?symbol=ETHBTC&interval={name}&limit=3") as resp,
+    ):
+        assert resp.headers["X-MBX-USED-WEIGHT-1M"] == "2"
+        rows = await resp.json()
+    for row in rows:
+        assert len(row) == 12 and isinstance(row[0], int) and isinstance(row[6], int)
+        assert all(
+            isinstance(row[i], str) and len(row[i].split(".")[1]) == 8
+            for i in (1, 2, 3, 4, 5, 7, 9, 10)
+        )
+        assert isinstance(row[8], int) and row[11] == "0"
+    assert rows[-1][0] <= NOW <= rows[-1][6]  # forming: closeTime >= now, never final
+    assert all(r[6] < NOW for r in rows[:-1])
+
+
+async def test_real_time_clock_by_default():
+    async with SimServer() as sim:
+        ex = ccxt.binance(ccxt_config(sim.url))
+        ex.timeout_on_exit = 0
+        try:
+            assert abs(await ex.fetch_time() - time.time() * 1000) < 5_000
+            rows = await ex.fetch_ohlcv("BTC/USDT", "1s", limit=3)
+            assert abs(rows[-1][0] - time.time() * 1000) < 5_000
+        finally:
+            await ex.close()
