@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 import numpy as np
 
-from ohlcv_workbench.timeframes import DAY, HOUR, MINUTE, SECOND, Timeframe
+from ohlcv_workbench.timeframes import HOUR, MINUTE, SECOND, Timeframe
 
 from .bars import F64, I64, Bars, stream_key, uniform
 from .intraminute import ID_STRIDE, Trades, derive_seconds, derive_trades
@@ -233,12 +233,3 @@ class GeneratedSeries:
             taker_base=np.asarray([int(trades.qty[~trades.buyer_maker].sum())]),
             quote=scaled(second.quote), taker_quote=scaled(second.taker_quote),
         )  # fmt: skip
-
-    def earliest(self) -> int:
-        """Open time of the first minute with data."""
-        return self.listing
-
-    @staticmethod
-    def day_floor(ts: int) -> int:
-        """UTC day of ``ts``."""
-        return ts // DAY * DAY

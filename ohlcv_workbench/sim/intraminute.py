@@ -59,36 +59,29 @@ class Trades:
         return Trades(z, z, z, z, np.empty(0, dtype=np.bool_))
 
 
-class _Keys:
-    def __init__(self, seed: int, symbol: str) -> None:
-        names = ("ih", "il", "path", "wn", "wv", "wq", "eh", "el", "toff", "tpx", "thi", "tlo",
-                 "tside", "tqty")  # fmt: skip
-        for name in names:
-            setattr(self, name, stream_key(seed, symbol, f"sec.{name}"))
-
-    ih: np.uint64
-    il: np.uint64
-    path: np.uint64
-    wn: np.uint64
-    wv: np.uint64
-    wq: np.uint64
-    eh: np.uint64
-    el: np.uint64
-    toff: np.uint64
-    tpx: np.uint64
-    thi: np.uint64
-    tlo: np.uint64
-    tside: np.uint64
-    tqty: np.uint64
+_STREAMS = (
+    "ih",
+    "il",
+    "path",
+    "wn",
+    "wv",
+    "eh",
+    "el",
+    "toff",
+    "tpx",
+    "thi",
+    "tlo",
+    "tside",
+    "tqty",
+)
+_KEYS: dict[tuple[int, str], dict[str, np.uint64]] = {}
 
 
-_KEYS: dict[tuple[int, str], _Keys] = {}
-
-
-def _keys(seed: int, symbol: str) -> _Keys:
+def _keys(seed: int, symbol: str) -> dict[str, np.uint64]:
     found = _KEYS.get((seed, symbol))
     if found is None:
-        found = _KEYS[(seed, symbol)] = _Keys(seed, symbol)
+        found = {name: stream_key(seed, symbol, f"sec.{name}") for name in _STREAMS}
+        _KEYS[(seed, symbol)] = found
     return found
 
 
@@ -104,8 +97,8 @@ def derive_seconds(seed: int, symbol: str, minutes: Bars) -> Bars:
                    minutes.close[:, None])  # fmt: skip
 
     # anchor path p[0..60]: p0 = O, p60 = C, p[i_h] = H, p[i_l] = L, noise in between
-    i_h = 1 + below(k.ih, m, 59)
-    i_l = 1 + (i_h - 1 + 1 + below(k.il, m, 58)) % 59
+    i_h = 1 + below(k["ih"], m, 59)
+    i_l = 1 + (i_h - 1 + 1 + below(k["il"], m, 58)) % 59
     first, second = np.minimum(i_h, i_l)[:, None], np.maximum(i_h, i_l)[:, None]
     v_first = np.where(i_h < i_l, minutes.high, minutes.low)[:, None]
     v_second = np.where(i_h < i_l, minutes.low, minutes.high)[:, None]
@@ -119,7 +112,7 @@ def derive_seconds(seed: int, symbol: str, minutes: Bars) -> Bars:
         span = np.maximum(x1 - x0, 1)
         line = np.where(inside, y0 + (y1 - y0) * (x - x0) / span, line)
     anchors_idx = (m[:, None] * 61 + x).astype(np.int64)
-    noise = (uniform(k.path, anchors_idx) - 0.5) * 0.5 * (h - lo)
+    noise = (uniform(k["path"], anchors_idx) - 0.5) * 0.5 * (h - lo)
     path = np.clip(np.rint(line + noise).astype(np.int64), lo, h)
     path[:, 0] = minutes.open
     path[:, 60] = minutes.close
@@ -129,9 +122,9 @@ def derive_seconds(seed: int, symbol: str, minutes: Bars) -> Bars:
     s_open, s_close = path[:, :60], path[:, 1:]
 
     # trade counts (>= 2 each), volumes (>= trades), taker buys, quote volumes
-    w_n = 32768 + below(k.wn, sec, 32768)
+    w_n = 32768 + below(k["wn"], sec, 32768)
     n = MIN_TRADES_PER_SECOND + partition(minutes.trades - 60 * MIN_TRADES_PER_SECOND, w_n)
-    w_v = 1 + below(k.wv, sec, 65535)
+    w_v = 1 + below(k["wv"], sec, 65535)
     v = n + partition(minutes.volume - minutes.trades, w_v)
     b = partition(minutes.taker_base, v)
     w_q = np.maximum(v * 65536 // np.maximum(v.max(axis=1, keepdims=True), 1), 1)
@@ -141,8 +134,8 @@ def derive_seconds(seed: int, symbol: str, minutes: Bars) -> Bars:
     # highs and lows beyond open/close where enough trades exist to print them
     top, bottom = np.maximum(s_open, s_close), np.minimum(s_open, s_close)
     reach = (h - lo) * 0.35
-    ext_h = np.floor(uniform(k.eh, sec) ** 2 * reach).astype(np.int64)
-    ext_l = np.floor(uniform(k.el, sec) ** 2 * reach).astype(np.int64)
+    ext_h = np.floor(uniform(k["eh"], sec) ** 2 * reach).astype(np.int64)
+    ext_l = np.floor(uniform(k["el"], sec) ** 2 * reach).astype(np.int64)
     s_high = np.where(n >= 3, np.minimum(top + ext_h, h), top)
     s_low = np.where(n >= 4, np.maximum(bottom - ext_l, lo), bottom)
     return Bars(
@@ -167,16 +160,18 @@ def derive_trades(seed: int, symbol: str, seconds: Bars, listing_second: int) ->
     key = sec * 65536 + j  # hash index of each trade
 
     # times: spread over [0, 999) in order, the last trade (the close) at 999
-    offset = np.floor((j + uniform(k.toff, key) * 0.999) * 999 / nn).astype(np.int64)
+    offset = np.floor((j + uniform(k["toff"], key) * 0.999) * 999 / nn).astype(np.int64)
     offset = np.where(j == nn - 1, 999, np.minimum(offset, 998))
     ts = sec * 1000 + offset
 
     # prices: open first, close last, high and low once each in between, others inside
     o, h, lo, c = (seconds.open[sid], seconds.high[sid], seconds.low[sid], seconds.close[sid])
-    price = lo + np.minimum(np.floor(uniform(k.tpx, key) * (h - lo + 1)).astype(np.int64), h - lo)
+    price = lo + np.minimum(
+        np.floor(uniform(k["tpx"], key) * (h - lo + 1)).astype(np.int64), h - lo
+    )
     inner = np.maximum(nn - 2, 1)
-    j_h = 1 + below(k.thi, sec, inner)
-    j_l = 1 + (j_h - 1 + 1 + below(k.tlo, sec, np.maximum(nn - 3, 1))) % inner
+    j_h = 1 + below(k["thi"], sec, inner)
+    j_l = 1 + (j_h - 1 + 1 + below(k["tlo"], sec, np.maximum(nn - 3, 1))) % inner
     price = np.where((j == j_h) & (h > np.maximum(o, c)), h, price)
     price = np.where((j == j_l) & (lo < np.minimum(o, c)), lo, price)
     price = np.where(j == 0, o, np.where(j == nn - 1, c, price))
@@ -186,7 +181,7 @@ def derive_trades(seed: int, symbol: str, seconds: Bars, listing_second: int) ->
     low_buys = np.maximum((b > 0).astype(np.int64), n - (v - b))
     high_buys = np.minimum(b, n - (v - b > 0).astype(np.int64))
     buys = np.clip(np.rint(n * b / np.maximum(v, 1)).astype(np.int64), low_buys, high_buys)
-    side_key = (uniform(k.tside, key) * 2**40).astype(np.int64)
+    side_key = (uniform(k["tside"], key) * 2**40).astype(np.int64)
     order = np.lexsort((side_key, sid))
     rank = np.empty(total, dtype=np.int64)
     rank[order] = np.arange(total) - starts[sid[order]]
@@ -199,7 +194,7 @@ def derive_trades(seed: int, symbol: str, seconds: Bars, listing_second: int) ->
     seg_starts = group_starts(seg_sorted)
     seg_ids = seg_sorted[seg_starts]
     seg_total = np.where(seg_ids % 2 == 1, b[seg_ids // 2], (v - b)[seg_ids // 2])
-    weights = 1 + below(k.tqty, key[by_seg], 255)
+    weights = 1 + below(k["tqty"], key[by_seg], 255)
     qty = np.empty(total, dtype=np.int64)
     qty[by_seg] = segment_partition(seg_total, seg_starts, weights)
 

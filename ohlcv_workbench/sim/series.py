@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-import numpy as np
-
 from ohlcv_workbench.timeframes import MINUTE, SECOND, Timeframe
 
 from .bars import I64
@@ -152,8 +150,3 @@ class GeneratedMarket:
         if agg:
             return agg_trade_rows(trades, *self._units[:2])
         return trade_rows(trades, *self._units[:2])
-
-
-def empty_page() -> KlinePage:
-    """A page with no candles."""
-    return KlinePage(np.empty(0, dtype=np.int64), [])
