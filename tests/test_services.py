@@ -111,7 +111,11 @@ def test_stop_when_not_running(server):
 
 def test_external_url_is_honoured_and_nothing_started(tmp_path):
     settings = Settings.from_env(
-        {"OHLCV_WORKBENCH_DATA_DIR": str(tmp_path), "OHLCV_WORKBENCH_REDIS_URL": "redis://h:1/0"}
+        {
+            "OHLCV_WORKBENCH_DATA_DIR": str(tmp_path),
+            "OHLCV_WORKBENCH_REDIS_URL": "redis://h:1/0",
+            "OHLCV_WORKBENCH_SIM_URL": "http://127.0.0.1:1",
+        }
     )
     assert redis_url(settings) == "redis://h:1/0"
     assert embedded_services(settings) == []
