@@ -1,7 +1,12 @@
 """ohlcv_workbench: collect and explore crypto OHLCV candles from a notebook.
 
 The public surface is what ``__all__`` lists; everything else is an implementation module.
+Heavy parts (ccxt, Redis, the store, widgets) are imported on first use of their names, so
+``import ohlcv_workbench`` and the CLI start fast.
 """
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 from .errors import (
     ConfigError,
@@ -26,31 +31,109 @@ from .records import CandleBatch, OhlcvRow, PublicTrade, SeriesKey
 from .settings import Settings
 from .timeframes import Timeframe, timeframe
 
+if TYPE_CHECKING:
+    from .collectors import (
+        CollectorSpec,
+        OhlcvCollector,
+        Phase,
+        Progress,
+        TradeCollector,
+    )
+    from .exchange import RetryPolicy, open_exchange
+    from .heartbeat import Heartbeat
+    from .leases import LeaseHolder, SeriesLease
+    from .process_cache import ProcessCache, ProcessStatus, ProcessType
+    from .process_monitor import ProcessInfo, list_processes, processes_frame, request_stop
+    from .runtime import CollectorHandle, Workbench
+    from .store import CandleStore, QualityReport, open_store
+
 __version__ = "0.1.0"
+
+#: public names imported on first use: name -> module
+_LAZY = {
+    "CandleStore": ".store",
+    "CollectorHandle": ".runtime",
+    "CollectorSpec": ".collectors",
+    "Heartbeat": ".heartbeat",
+    "LeaseHolder": ".leases",
+    "OhlcvCollector": ".collectors",
+    "Phase": ".collectors",
+    "ProcessCache": ".process_cache",
+    "ProcessInfo": ".process_monitor",
+    "ProcessStatus": ".process_cache",
+    "ProcessType": ".process_cache",
+    "Progress": ".collectors",
+    "QualityReport": ".store",
+    "RetryPolicy": ".exchange",
+    "SeriesLease": ".leases",
+    "TradeCollector": ".collectors",
+    "Workbench": ".runtime",
+    "list_processes": ".process_monitor",
+    "open_exchange": ".exchange",
+    "open_store": ".store",
+    "processes_frame": ".process_monitor",
+    "request_stop": ".process_monitor",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(import_module(module, __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})
+
 
 __all__ = [
     "CandleBatch",
+    "CandleStore",
+    "CollectorHandle",
+    "CollectorSpec",
     "ConfigError",
     "ExchangeError",
+    "Heartbeat",
     "InputError",
     "InvalidDataError",
     "InvalidTimeRangeError",
+    "LeaseHolder",
+    "OhlcvCollector",
     "OhlcvRow",
     "PermanentExchangeError",
+    "Phase",
+    "ProcessCache",
+    "ProcessInfo",
+    "ProcessStatus",
+    "ProcessType",
+    "Progress",
     "PublicTrade",
+    "QualityReport",
     "RateLimitedError",
     "RegistryError",
     "RegistryUnavailableError",
+    "RetryPolicy",
     "SeriesBusyError",
     "SeriesKey",
+    "SeriesLease",
     "ServiceError",
     "Settings",
     "StoreError",
     "TemporaryExchangeError",
     "Timeframe",
+    "TradeCollector",
     "UnknownExchangeError",
     "UnknownSymbolError",
     "UnsupportedTimeframeError",
+    "Workbench",
     "WorkbenchError",
+    "list_processes",
+    "open_exchange",
+    "open_store",
+    "processes_frame",
+    "request_stop",
     "timeframe",
 ]

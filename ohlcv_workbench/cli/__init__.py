@@ -14,11 +14,11 @@ from collections.abc import Sequence
 from ohlcv_workbench.errors import WorkbenchError
 from ohlcv_workbench.settings import Settings
 
-from . import lab, services_cmd, sim_cmd
+from . import collect_cmd, lab, services_cmd, sim_cmd, status_cmd
 
 __all__ = ["build_parser", "main"]
 
-COMMANDS = (services_cmd, lab, sim_cmd)
+COMMANDS = (collect_cmd, status_cmd, services_cmd, lab, sim_cmd)
 
 
 def build_parser() -> argparse.ArgumentParser:

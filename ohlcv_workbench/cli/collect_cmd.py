@@ -1,0 +1,155 @@
+"""``ohlcv-workbench collect``: a foreground daemon hosting collectors, with a progress line.
+
+Registered in ProcessCache as ``ohlcv_daemon`` (params pid and args, as fullon's daemon);
+SIGINT/SIGTERM or ``ohlcv-workbench stop ohlcv_daemon`` stop every collector properly. Exits 0
+when every collector ended normally (a bounded backfill completed, or a stop), 1 when one
+ended in ERROR, 2 for bad input (nothing registered then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import sys
+import time
+from typing import TYPE_CHECKING, Any, TextIO
+
+from ohlcv_workbench.settings import Settings
+
+if TYPE_CHECKING:
+    from ohlcv_workbench.collectors import Collector
+
+#: the daemon's component (fullon's ohlcv service registers under the same name)
+DAEMON_COMPONENT = "ohlcv_daemon"
+#: seconds between progress lines when stderr is not a terminal
+LOG_EVERY = 5.0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``collect`` command."""
+    parser = sub.add_parser(
+        "collect",
+        help="collect candles (or trades) of one or more symbols in the foreground",
+        description="Backfill from --since (or the last stored candle) to --until, or follow "
+        "live candles when --until is not given.",
+    )
+    parser.add_argument("exchange", help="ccxt exchange id, or 'sim' for the local simulator")
+    parser.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTC/USDT")
+    parser.add_argument("--timeframe", "-t", default="1m", help="ccxt timeframe (default 1m)")
+    parser.add_argument("--since", help="UTC start, ISO text or epoch ms")
+    parser.add_argument("--until", help="UTC end (exclusive); without it: live after backfill")
+    parser.add_argument("--trades", action="store_true", help="collect public trades instead")
+    parser.add_argument("--no-rate-limit", action="store_true", help="turn ccxt's rate limiter off")
+    parser.add_argument(
+        "--concurrency", type=int, default=4, help="pages in flight per backfill (default 4)"
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
+    parser.set_defaults(handler=run)
+
+
+def _time(text: str | None) -> int | str | None:
+    return int(text) if text is not None and text.isdigit() else text
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    """Run the ``collect`` command."""
+    if args.concurrency < 1:
+        print(f"ohlcv-workbench: error: --concurrency {args.concurrency}: expected >= 1")
+        return 2
+    return asyncio.run(_collect(args, settings))
+
+
+async def _collect(args: argparse.Namespace, settings: Settings) -> int:
+    from ohlcv_workbench.collectors import (
+        CollectorContext,
+        CollectorKind,
+        CollectorManager,
+        CollectorSpec,
+        Phase,
+    )
+    from ohlcv_workbench.exchange import close_exchanges
+    from ohlcv_workbench.process_cache import ProcessCache
+    from ohlcv_workbench.store import open_store
+
+    kind = CollectorKind.TRADES if args.trades else CollectorKind.OHLCV
+    specs = [
+        CollectorSpec.create(
+            args.exchange, symbol, args.timeframe, _time(args.since), _time(args.until), kind=kind
+        )
+        for symbol in args.symbols
+    ]
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    store = open_store(settings)
+    cache = ProcessCache(settings=settings)
+    context = CollectorContext(
+        settings, cache, store, rate_limit=not args.no_rate_limit, concurrency=args.concurrency
+    )
+    params = {"pid": os.getpid(), "args": [DAEMON_COMPONENT, *sys.argv[1:]]}
+    try:
+        async with CollectorManager(context, DAEMON_COMPONENT, params) as manager:
+            collectors = [await manager.start(spec) for spec in specs]
+            display = asyncio.create_task(_display(collectors, args.quiet, sys.stderr))
+            ended = asyncio.gather(*(manager.wait(c) for c in collectors))
+            waiters: set[asyncio.Future[Any]] = {
+                ended,
+                asyncio.ensure_future(stop.wait()),
+                asyncio.ensure_future(manager.stop_requested.wait()),
+            }
+            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for waiter in pending:
+                waiter.cancel()
+            await manager.stop_all()
+            display.cancel()
+            await asyncio.wait({display})
+            _final(collectors, args.quiet, sys.stderr)
+    finally:
+        await close_exchanges()
+        await cache.aclose()
+        store.close()
+    return 1 if any(c.state.phase is Phase.ERROR for c in collectors) else 0
+
+
+def _line(collector: Collector) -> str:
+    state = collector.state
+    return (
+        f"{collector.spec.symbol} {collector.spec.timeframe} [{state.phase.value}] {state.message}"
+    )
+
+
+def _bar(fraction: float, width: int = 20) -> str:
+    filled = round(fraction * width)
+    return "#" * filled + "-" * (width - filled)
+
+
+async def _display(collectors: list[Collector], quiet: bool, out: TextIO) -> None:
+    if quiet:
+        return
+    tty = out.isatty()
+    last_log = 0.0
+    while True:
+        if tty:
+            first = collectors[0].state
+            text = f"[{_bar(first.progress.fraction)}] " + " | ".join(map(_line, collectors))
+            out.write("\r" + text[:200].ljust(200))
+            out.flush()
+        elif time.monotonic() - last_log >= LOG_EVERY:
+            last_log = time.monotonic()
+            for collector in collectors:
+                out.write(_line(collector) + "\n")
+            out.flush()
+        await asyncio.sleep(0.5)
+
+
+def _final(collectors: list[Collector], quiet: bool, out: TextIO) -> None:
+    if quiet:
+        return
+    if out.isatty():
+        out.write("\n")
+    for collector in collectors:
+        out.write(_line(collector) + "\n")
+    out.flush()

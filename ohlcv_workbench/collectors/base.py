@@ -1,0 +1,263 @@
+"""The collector lifecycle shared by candle and trade collectors.
+
+:meth:`Collector.open` checks the request against the exchange (exchange id, timeframe,
+symbol, ``since`` not in the future) and only then registers the process (STARTING) and takes
+the series lease, so bad input never reaches Redis. :meth:`Collector.run_opened` goes RUNNING,
+does the work and always leaves through the heartbeat's exit: ``stop_process`` with STOPPED
+("Collected N candles"), or ERROR with the reason, and the lease released, whatever the ending.
+
+A stop (``stop()``, a stop request through Redis, or a lost lease) cancels the work between
+two store writes: a write that has begun always completes, so what is stored stays exact.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from ohlcv_workbench.errors import RegistryError, TemporaryExchangeError
+from ohlcv_workbench.exchange import ExchangeClient, RetryPolicy, describe_retry, exchange_hub
+from ohlcv_workbench.heartbeat import Heartbeat
+from ohlcv_workbench.process_cache import ProcessCache, ProcessStatus, ProcessType
+from ohlcv_workbench.settings import Settings
+
+from .progress import Progress
+from .spec import CollectorSpec
+
+if TYPE_CHECKING:
+    from ohlcv_workbench.store import CandleStore
+
+__all__ = ["Collector", "CollectorContext", "CollectorState", "Phase"]
+
+T = TypeVar("T")
+log = logging.getLogger(__name__)
+
+
+class Phase(StrEnum):
+    """Where a collector is in its life (ProcessCache holds the same as its status)."""
+
+    PENDING = "pending"
+    STARTING = "starting"
+    BACKFILLING = "backfilling"
+    LIVE = "live"
+    STOPPED = "stopped"
+    ERROR = "error"
+
+    @property
+    def ended(self) -> bool:
+        """True for STOPPED and ERROR."""
+        return self in (Phase.STOPPED, Phase.ERROR)
+
+
+@dataclass
+class CollectorState:
+    """What a collector shows of itself: read from any thread, written on its loop."""
+
+    phase: Phase = Phase.PENDING
+    message: str = ""
+    process_id: str | None = None
+    progress: Progress = field(default_factory=Progress)
+    stored: int = 0
+    last_ts: int | None = None
+    error: BaseException | None = None
+
+
+@dataclass
+class CollectorContext:
+    """The shared parts collectors run with: settings, registry, store, exchange options.
+
+    ``concurrency`` pages are kept in flight while backfilling; ``retry`` governs temporary
+    exchange errors (None: the exchange client's default policy).
+    """
+
+    settings: Settings
+    cache: ProcessCache
+    store: CandleStore
+    rate_limit: bool = True
+    concurrency: int = 4
+    retry: RetryPolicy | None = None
+    heartbeat_interval: float | None = None
+
+    @property
+    def interval(self) -> float:
+        """Seconds between heartbeats."""
+        return self.heartbeat_interval or self.settings.heartbeat_interval
+
+
+class Collector(ABC):
+    """Base of :class:`OhlcvCollector` and :class:`TradeCollector` (see the module docstring)."""
+
+    unit = "candles"
+
+    def __init__(self, spec: CollectorSpec, context: CollectorContext) -> None:
+        self.spec = spec
+        self.context = context
+        self.state = CollectorState(progress=Progress(unit=self.unit))
+        self._stack = contextlib.AsyncExitStack()
+        self._hb: Heartbeat | None = None
+        self._ex: ExchangeClient | None = None
+        self._stop = asyncio.Event()
+        self._opened = False
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.spec} {self.state.phase.value}>"
+
+    @property
+    def exchange(self) -> ExchangeClient:
+        """The shared exchange client (after :meth:`open`)."""
+        if self._ex is None:
+            raise RuntimeError(f"{self!r} is not open")
+        return self._ex
+
+    @property
+    def heartbeat(self) -> Heartbeat:
+        """The heartbeat (after :meth:`open`)."""
+        if self._hb is None:
+            raise RuntimeError(f"{self!r} is not open")
+        return self._hb
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    async def run(self) -> CollectorState:
+        """Open, collect until done or stopped, and close; the final state."""
+        await self.open()
+        return await self.run_opened()
+
+    async def open(self) -> None:
+        """Validate against the exchange, then register (STARTING) and take the series lease.
+
+        Raises InputError (bad exchange, symbol, timeframe or range), SeriesBusyError (another
+        collector holds the series) or an exchange error; nothing is registered then.
+        """
+        if self._opened:
+            raise RuntimeError(f"{self!r} was opened already")
+        self._opened = True
+        self.state.phase = Phase.STARTING
+        try:
+            hub = exchange_hub()
+            ex = await hub.acquire(
+                self.spec.exchange,
+                rate_limit=self.context.rate_limit,
+                settings=self.context.settings,
+                retry=self.context.retry,
+            )
+            self._ex = ex
+            self._stack.push_async_callback(hub.release, ex)
+            await self.validate(ex)
+            params = {**self.spec.params(), "pid": os.getpid()}
+            hb = Heartbeat(
+                self.context.cache,
+                ProcessType.OHLCV,
+                self.spec.component,
+                params,
+                interval=self.context.interval,
+                message=f"Starting {self.spec}",
+                lease=self.spec.series,
+            )
+            self._hb = await self._stack.enter_async_context(hb)
+            self.state.process_id = hb.process_id
+        except BaseException as exc:
+            self._fail(exc)
+            await self._stack.aclose()
+            raise
+
+    async def run_opened(self) -> CollectorState:
+        """Collect (after :meth:`open`) and always close; the final state.
+
+        Raises what ended the work (after recording ERROR), or CancelledError.
+        """
+        hb = self.heartbeat
+        try:
+            await hb.set_status(ProcessStatus.RUNNING, f"Running {self.spec}")
+            stopped_by = await self._until_stopped(self.collect())
+            if stopped_by == "lease":
+                raise RegistryError(f"the lease of {self.spec.series} was taken by another holder")
+            hb.final_message = self.final_message(stopped_by)
+        except BaseException as exc:
+            self._fail(exc)
+            await self._stack.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        await self._stack.aclose()
+        self.state.message = hb.final_message
+        self.state.phase = Phase.STOPPED
+        return self.state
+
+    def stop(self) -> None:
+        """Ask the collector to stop (from the loop's thread); the work ends at once."""
+        self._stop.set()
+
+    def _fail(self, exc: BaseException) -> None:
+        if isinstance(exc, asyncio.CancelledError):
+            self.state.phase, self.state.message = Phase.STOPPED, "Cancelled"
+        else:
+            self.state.phase, self.state.message = Phase.ERROR, f"{type(exc).__name__}: {exc}"
+            self.state.error = exc
+
+    async def _until_stopped(self, work: Awaitable[None]) -> str | None:
+        """Run ``work`` until it ends or a stop comes; what stopped it (None: it ended)."""
+        hb = self.heartbeat
+        task = asyncio.ensure_future(work)
+        stops = {
+            "stop": asyncio.ensure_future(self._stop.wait()),
+            "request": asyncio.ensure_future(hb.stop_requested.wait()),
+            "lease": asyncio.ensure_future(hb.lease_lost.wait()),
+        }
+        try:
+            await asyncio.wait({task, *stops.values()}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in stops.values():
+                waiter.cancel()
+            if not task.done():
+                task.cancel()
+                await asyncio.wait({task})  # the work finishes its store write first
+        if not task.cancelled():
+            task.result()  # raises what ended the work
+            return None
+        return next(
+            name for name, waiter in stops.items() if waiter.done() and not waiter.cancelled()
+        )
+
+    # -- for subclasses ----------------------------------------------------------------------
+    @abstractmethod
+    async def validate(self, ex: ExchangeClient) -> None:
+        """Check the request against the exchange; raise before anything is registered."""
+
+    @abstractmethod
+    async def collect(self) -> None:
+        """The work: return when done (backfill) or run until cancelled (live)."""
+
+    def final_message(self, stopped_by: str | None) -> str:
+        """The message recorded with STOPPED."""
+        done = f"Collected {self.state.stored:,} {self.unit}"
+        if stopped_by == "stop":
+            return f"Stopped: {done}"
+        if stopped_by == "request":
+            return f"Stopped on request: {done}"
+        return done
+
+    def report(self, message: str, **params: Any) -> None:
+        """Show ``message`` (and params) in the state now and in the next heartbeat."""
+        self.state.message = message
+        self.heartbeat.report(message, **params)
+
+    def on_retry(self, attempt: int, error: TemporaryExchangeError, wait: float) -> None:
+        """Retry hook for the exchange client: the heartbeat shows the retrying."""
+        policy = self.context.retry or self.exchange.retry
+        self.report(describe_retry(attempt, error, wait, policy.attempts), retrying=attempt)
+        log.info("%s: %s", self.spec, self.state.message)
+
+    async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run blocking store work in a thread; a cancellation waits for it to finish."""
+        future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
+        try:
+            return await asyncio.shield(future)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await future  # a begun write completes before the cancellation goes on
+            raise

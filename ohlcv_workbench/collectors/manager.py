@@ -1,0 +1,160 @@
+"""Hosting collectors in one process: start, stop, list, wait, and the host's own heartbeat.
+
+The host registers itself in ProcessCache (the CLI as ``ohlcv_daemon`` with its pid and
+args, a notebook kernel under a component of its own) and beats with the number of collectors
+it runs. A stop request for the host (``ohlcv-workbench stop ohlcv_daemon``) stops every
+collector it hosts; :meth:`CollectorManager.aclose` does the same at shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Self
+
+from ohlcv_workbench.heartbeat import Heartbeat
+from ohlcv_workbench.process_cache import ProcessStatus, ProcessType
+
+from .base import Collector, CollectorContext, CollectorState
+from .ohlcv import OhlcvCollector
+from .spec import CollectorKind, CollectorSpec
+from .trades import TradeCollector
+
+__all__ = ["CollectorManager", "collector_for"]
+
+log = logging.getLogger(__name__)
+
+#: seconds a stop waits for a collector to end before cancelling it
+STOP_TIMEOUT = 10.0
+
+
+def collector_for(spec: CollectorSpec, context: CollectorContext) -> Collector:
+    """The collector class of ``spec.kind``."""
+    if spec.kind is CollectorKind.TRADES:
+        return TradeCollector(spec, context)
+    return OhlcvCollector(spec, context)
+
+
+class CollectorManager:
+    """Runs collectors as tasks of the current event loop (see the module docstring).
+
+    ``async with CollectorManager(context, "ohlcv_daemon", {"args": argv}) as manager:``
+    """
+
+    def __init__(
+        self,
+        context: CollectorContext,
+        host_component: str,
+        host_params: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.context = context
+        self._hb = Heartbeat(
+            context.cache,
+            ProcessType.OHLCV,
+            host_component,
+            host_params,
+            interval=context.interval,
+            message="Collector host starting",
+        )
+        self._tasks: dict[Collector, asyncio.Task[CollectorState]] = {}
+        self._watch: asyncio.Task[None] | None = None
+        #: set once every collector was stopped because the host was asked to stop
+        self.stop_requested = asyncio.Event()
+
+    @property
+    def process_id(self) -> str:
+        """The host's process id."""
+        return self._hb.process_id
+
+    async def __aenter__(self) -> Self:
+        await self._hb.__aenter__()
+        await self._hb.set_status(ProcessStatus.RUNNING, "Hosting 0 collectors")
+        self._watch = asyncio.create_task(self._watch_stop(), name="collector host stop watch")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.stop_all()
+        finally:
+            if self._watch is not None:
+                self._watch.cancel()
+                await asyncio.wait({self._watch})
+            self._hb.final_message = "Collector host stopped"
+            await self._hb.__aexit__(exc_type, exc, tb)
+
+    async def aclose(self) -> None:
+        """Stop every collector and the host's heartbeat."""
+        await self.__aexit__(None, None, None)
+
+    async def _watch_stop(self) -> None:
+        await self._hb.stop_requested.wait()
+        log.info("the collector host was asked to stop")
+        await self.stop_all()
+        self.stop_requested.set()
+
+    # -- collectors --------------------------------------------------------------------------
+    async def start(self, spec: CollectorSpec) -> Collector:
+        """Open a collector (validation, registration, lease) and run it as a task.
+
+        Errors of the opening (bad input, busy series, exchange down) are raised here.
+        """
+        collector = collector_for(spec, self.context)
+        await collector.open()
+        task = asyncio.create_task(collector.run_opened(), name=f"collector {spec}")
+        self._tasks[collector] = task
+        task.add_done_callback(self._ended)
+        self._report()
+        return collector
+
+    def _ended(self, task: asyncio.Task[CollectorState]) -> None:
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("collector %s ended with %s: %s", task.get_name(), type(exc).__name__, exc)
+        self._report()
+
+    def _report(self) -> None:
+        running = sum(not task.done() for task in self._tasks.values())
+        self._hb.report(f"Hosting {running} collectors", collectors=running)
+
+    def collectors(self) -> list[Collector]:
+        """Every collector started here, oldest first (ended ones included)."""
+        return list(self._tasks)
+
+    def running(self) -> list[Collector]:
+        """The collectors still running."""
+        return [c for c, task in self._tasks.items() if not task.done()]
+
+    def task(self, collector: Collector) -> asyncio.Task[CollectorState]:
+        """The task running ``collector``."""
+        return self._tasks[collector]
+
+    async def wait(self, collector: Collector) -> CollectorState:
+        """Wait for ``collector`` to end; its final state.
+
+        An error that ended the collector is in ``state.error``, not raised here.
+        """
+        await asyncio.wait({self._tasks[collector]})
+        return collector.state
+
+    async def stop(self, collector: Collector, grace: float = STOP_TIMEOUT) -> CollectorState:
+        """Stop ``collector`` and wait until it has ended (cancelled after ``grace`` s)."""
+        task = self._tasks[collector]
+        collector.stop()
+        await asyncio.wait({task}, timeout=grace)
+        if not task.done():
+            log.warning("%s did not stop within %.0f s; cancelling it", collector.spec, grace)
+            task.cancel()
+            await asyncio.wait({task})
+        return collector.state
+
+    async def stop_all(self, grace: float = STOP_TIMEOUT) -> None:
+        """Stop every running collector, all at once."""
+        running = self.running()
+        if running:
+            await asyncio.gather(*(self.stop(c, grace) for c in running))

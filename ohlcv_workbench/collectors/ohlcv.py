@@ -1,0 +1,210 @@
+"""The candle collector: backfill what is missing, then follow closed candles live.
+
+Backfill fills the gaps of the stored series in ``[start, end)``: ``start`` is ``since``
+(raised to the symbol's first candle), else the candle after the last stored one, else the
+most recent page (so a chart has history at once); ``end`` is ``until``, else the open of the
+forming candle. Pages are fetched with a few requests in flight (fixed windows, see
+:func:`~ohlcv_workbench.exchange.candle_pages`) while the previous page is being stored, and
+are stored strictly in order: a killed run leaves a stored prefix, and a rerun fetches only
+what is missing. Only closed candles are stored.
+
+Live, the collector sleeps until the next candle closes by the exchange's clock, then fetches
+every candle from the last stored one to the forming one, so an outage leaves no gap: once the
+exchange answers again, the missed candles come in the same pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from ohlcv_workbench.errors import TemporaryExchangeError
+from ohlcv_workbench.exchange import ExchangeClient, candle_pages
+from ohlcv_workbench.records import CandleBatch
+from ohlcv_workbench.store.models import Gap, TimeLike, iso
+from ohlcv_workbench.timeframes import Timeframe
+
+from .base import Collector, CollectorContext, Phase
+from .spec import CollectorKind, CollectorSpec
+
+__all__ = ["OhlcvCollector"]
+
+log = logging.getLogger(__name__)
+
+#: seconds after a candle's close before asking for it (the exchange must have closed it)
+CLOSE_MARGIN = 0.03
+#: seconds between asks while the exchange has not closed the candle yet
+NOT_YET_DELAY = 0.1
+#: a candle still missing this long after its close (and one more interval) is skipped
+MISSING_AFTER = 10.0
+#: seconds to wait after the retry budget ran out while live, before trying again
+OUTAGE_DELAY = 5.0
+
+
+class OhlcvCollector(Collector):
+    """Collects one candle series (see the module docstring).
+
+    ::
+
+        collector = OhlcvCollector.create(context, "sim", "BTC/USDT", "1m", since="2026-01-01")
+        state = await collector.run()
+    """
+
+    def __init__(self, spec: CollectorSpec, context: CollectorContext) -> None:
+        if spec.kind is not CollectorKind.OHLCV:
+            raise ValueError(f"OhlcvCollector needs an ohlcv spec, got {spec.kind}")
+        super().__init__(spec, context)
+        self.tf: Timeframe | None = None
+
+    @classmethod
+    def create(
+        cls,
+        context: CollectorContext,
+        exchange: str,
+        symbol: str,
+        timeframe: str = "1m",
+        since: TimeLike | None = None,
+        until: TimeLike | None = None,
+    ) -> OhlcvCollector:
+        """Build from plain arguments (times: ms, datetime, Timestamp or ISO text)."""
+        return cls(CollectorSpec.create(exchange, symbol, timeframe, since, until), context)
+
+    async def validate(self, ex: ExchangeClient) -> None:
+        self.tf = ex.check_timeframe(self.spec.timeframe)
+        await ex.check_symbol(self.spec.symbol)
+        self.spec.check_since(await ex.server_time(on_retry=self.on_retry))
+
+    # -- the work ----------------------------------------------------------------------------
+    async def collect(self) -> None:
+        tf = self._tf
+        now = self.exchange.now_ms()
+        end = tf.floor(now) if self.spec.until is None else min(self.spec.until, tf.floor(now))
+        start = await self._start(end)
+        gaps = await self.in_thread(self.context.store.ohlcv_gaps, self.spec.series, start, end)
+        await self._backfill(gaps, start, end)
+        if self.spec.until is not None and self.spec.until <= end:
+            return
+        await self._live(end)
+
+    @property
+    def _tf(self) -> Timeframe:
+        if self.tf is None:
+            raise RuntimeError(f"{self!r} was not validated")
+        return self.tf
+
+    async def _start(self, end: int) -> int:
+        tf, key, store = self._tf, self.spec.series, self.context.store
+        if self.spec.since is not None:
+            stored_first = await self.in_thread(store.ohlcv_first, key)
+            if stored_first is not None and stored_first <= self.spec.since:
+                return tf.ceil(self.spec.since)  # the listing lies before what is stored
+            first = await self.exchange.earliest_candle(
+                self.spec.symbol, self.spec.timeframe, on_retry=self.on_retry
+            )
+            start = tf.ceil(self.spec.since)
+            return start if first is None else max(start, first)
+        last = await self.in_thread(store.ohlcv_last, key)
+        if last is not None:
+            return tf.next(last)
+        return max(0, tf.next(end, -self.exchange.page_limit))  # the most recent page
+
+    async def _backfill(self, gaps: list[Gap], start: int, end: int) -> None:
+        progress = self.state.progress
+        progress.total = sum(gap.missing for gap in gaps)
+        self.state.phase = Phase.BACKFILLING
+        self.heartbeat.report(phase="backfill")
+        self._report_progress()
+        if not gaps:
+            return
+        log.info("%s: backfilling %s .. %s (%d gaps)", self.spec, iso(start), iso(end), len(gaps))
+        for gap in gaps:
+            pages = candle_pages(
+                self.exchange,
+                self.spec.symbol,
+                self.spec.timeframe,
+                gap.start,
+                gap.end,
+                concurrency=self.context.concurrency,
+                on_retry=self.on_retry,
+            )
+            done_before = progress.done
+            async with contextlib.aclosing(pages):
+                async for batch in pages:
+                    await self._store(batch)
+                    if len(batch):
+                        reached = self._tf.next(int(batch.ts[-1]))
+                        progress.done = done_before + self._tf.count(gap.start, reached)
+                    self._report_progress()
+            progress.done = done_before + gap.missing
+        self._report_progress()
+
+    def _report_progress(self) -> None:
+        progress = self.state.progress
+        last = "" if self.state.last_ts is None else f", last {iso(self.state.last_ts)}"
+        self.report(progress.message() + last, progress=progress.as_params())
+
+    async def _store(self, batch: CandleBatch) -> int:
+        closed = batch.closed_only()
+        if not len(closed):
+            return 0
+        key, store = self.spec.series, self.context.store
+
+        def write() -> None:
+            store.ohlcv_store(key, closed)
+            self.state.stored += len(closed)
+            self.state.last_ts = int(closed.ts[-1])
+
+        await self.in_thread(write)
+        return len(closed)
+
+    # -- live --------------------------------------------------------------------------------
+    async def _live(self, next_open: int) -> None:
+        tf, ex = self._tf, self.exchange
+        self.state.phase = Phase.LIVE
+        until = self.spec.until
+        self.report(f"Live from {iso(next_open)}", phase="live")
+        while until is None or next_open < until:
+            close_at = tf.next(next_open)
+            wait = (close_at - ex.now_ms()) / 1000 + CLOSE_MARGIN + ex.clock.uncertainty / 1000
+            if wait > 0:
+                await asyncio.sleep(wait)
+            try:
+                next_open = await self._catch_up(next_open, close_at)
+            except TemporaryExchangeError as exc:
+                self.report(f"Exchange unavailable ({exc}); trying again in {OUTAGE_DELAY:.0f} s")
+                await asyncio.sleep(OUTAGE_DELAY)
+
+    async def _catch_up(self, next_open: int, close_at: int) -> int:
+        """Store every closed candle from ``next_open``; the open time to wait for next."""
+        tf, ex = self._tf, self.exchange
+        forming = tf.floor(ex.now_ms())
+        end = forming if self.spec.until is None else min(forming, self.spec.until)
+        stored = 0
+        if tf.count(next_open, end) > ex.page_limit:  # after an outage: page through the gap
+            pages = candle_pages(
+                ex, self.spec.symbol, self.spec.timeframe, next_open, end,
+                concurrency=self.context.concurrency, on_retry=self.on_retry,
+            )  # fmt: skip
+            async with contextlib.aclosing(pages):
+                async for batch in pages:
+                    stored += await self._store(batch)
+        else:
+            batch = await ex.fetch_candles(
+                self.spec.symbol, self.spec.timeframe, next_open, until=max(end, close_at),
+                on_retry=self.on_retry,
+            )  # fmt: skip
+            stored += await self._store(batch)
+        last = self.state.last_ts
+        if stored and last is not None:
+            self.report(
+                f"Live: {self.state.stored:,} candles stored, last {iso(last)}",
+                last=iso(last),
+                stored=self.state.stored,
+            )
+            return tf.next(last)
+        if ex.now_ms() - close_at > max(MISSING_AFTER * 1000, tf.nominal_ms):
+            log.warning("%s: no candle at %s from the exchange; skipped", self.spec, iso(next_open))
+            return tf.next(next_open)
+        await asyncio.sleep(NOT_YET_DELAY)  # not closed yet by the exchange
+        return next_open

@@ -1,0 +1,127 @@
+"""The trade collector: pages public trades from ``since`` (or the last stored one) onwards.
+
+Trades are upserted by trade id, so the page that holds the last stored trade can be asked
+for again without duplicating anything. Exchanges that serve trades by time windows (Binance:
+one hour) are walked window by window; a full page moves the cursor to its last trade. Without
+``until`` the collector then polls for new trades every second.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from ohlcv_workbench.errors import InputError, TemporaryExchangeError
+from ohlcv_workbench.exchange import ExchangeClient
+from ohlcv_workbench.records import PublicTrade
+from ohlcv_workbench.store.models import TimeLike, iso
+
+from .base import Collector, CollectorContext, Phase
+from .spec import CollectorKind, CollectorSpec
+
+__all__ = ["TradeCollector"]
+
+log = logging.getLogger(__name__)
+
+#: trades asked for per request
+TRADE_PAGE = 1000
+#: seconds between polls once live
+POLL_INTERVAL = 1.0
+#: seconds to wait after the retry budget ran out while live
+OUTAGE_DELAY = 5.0
+
+
+class TradeCollector(Collector):
+    """Collects the public trades of one symbol (see the module docstring)."""
+
+    unit = "trades"
+
+    def __init__(self, spec: CollectorSpec, context: CollectorContext) -> None:
+        if spec.kind is not CollectorKind.TRADES:
+            raise ValueError(f"TradeCollector needs a trades spec, got {spec.kind}")
+        super().__init__(spec, context)
+
+    @classmethod
+    def create(
+        cls,
+        context: CollectorContext,
+        exchange: str,
+        symbol: str,
+        since: TimeLike | None = None,
+        until: TimeLike | None = None,
+    ) -> TradeCollector:
+        """Build from plain arguments (times: ms, datetime, Timestamp or ISO text)."""
+        spec = CollectorSpec.create(exchange, symbol, since=since, until=until, kind="trades")
+        return cls(spec, context)
+
+    async def validate(self, ex: ExchangeClient) -> None:
+        if not (ex.api.has or {}).get("fetchTrades"):
+            raise InputError(f"exchange {ex.id!r} does not serve public trades (fetchTrades)")
+        await ex.check_symbol(self.spec.symbol)
+        self.spec.check_since(await ex.server_time(on_retry=self.on_retry))
+
+    async def collect(self) -> None:
+        ex, store = self.exchange, self.context.store
+        last = await self.in_thread(store.trades_last, self.spec.exchange, self.spec.symbol)
+        now = ex.now_ms()
+        if last is not None and (self.spec.since is None or last.ts >= self.spec.since):
+            cursor = last.ts  # its page again: upserts by id keep it exact
+        elif self.spec.since is not None:
+            cursor = self.spec.since
+        else:
+            cursor = now - ex.trade_window_ms if ex.trade_window_ms else now - 3_600_000
+        start = cursor
+        horizon = self.spec.until if self.spec.until is not None else now
+        progress = self.state.progress
+        progress.unit, progress.total = "s of trades", max(0, (horizon - start) // 1000)
+        self.state.phase = Phase.BACKFILLING
+        self.heartbeat.report(phase="backfill")
+        while True:
+            now = ex.now_ms()
+            hi = now if self.spec.until is None else min(self.spec.until, now)
+            if cursor >= hi:
+                if self.spec.until is not None and cursor >= self.spec.until:
+                    return
+                if self.state.phase is not Phase.LIVE:
+                    self.state.phase = Phase.LIVE
+                    self.report(f"Live from {iso(cursor)}", phase="live")
+                await asyncio.sleep(POLL_INTERVAL)
+                continue
+            try:
+                cursor = await self._page(cursor, hi)
+            except TemporaryExchangeError as exc:
+                if self.state.phase is not Phase.LIVE:
+                    raise
+                self.report(f"Exchange unavailable ({exc}); trying again in {OUTAGE_DELAY:.0f} s")
+                await asyncio.sleep(OUTAGE_DELAY)
+                continue
+            if self.state.phase is Phase.BACKFILLING:
+                progress.done = min(progress.total, max(0, (cursor - start) // 1000))
+                self.report(progress.message(), progress=progress.as_params())
+
+    async def _page(self, cursor: int, hi: int) -> int:
+        """Fetch and store one page from ``cursor``; the next cursor."""
+        ex = self.exchange
+        trades = await ex.fetch_trades(
+            self.spec.symbol, cursor, hi, TRADE_PAGE, on_retry=self.on_retry
+        )
+        if trades:
+            await self._store(trades)
+        if len(trades) >= TRADE_PAGE:
+            last = trades[-1].ts
+            if last > cursor:
+                return last
+            log.warning("%s: over %d trades at %s; moving on", self.spec, TRADE_PAGE, iso(last))
+            return cursor + 1
+        window = ex.trade_window_ms
+        return hi if window is None else min(cursor + window, hi)
+
+    async def _store(self, trades: list[PublicTrade]) -> None:
+        store, spec = self.context.store, self.spec
+
+        def write() -> None:
+            result = store.trades_store(spec.exchange, spec.symbol, trades)
+            self.state.stored += result.inserted
+            self.state.last_ts = trades[-1].ts
+
+        await self.in_thread(write)
