@@ -91,8 +91,9 @@ async def _collect(args: argparse.Namespace, settings: Settings) -> int:
     )
     params = {"pid": os.getpid(), "args": [DAEMON_COMPONENT, *sys.argv[1:]]}
     try:
-        async with CollectorManager(context, DAEMON_COMPONENT, params) as manager:
-            collectors = [await manager.start(spec) for spec in specs]
+        manager = CollectorManager(context, DAEMON_COMPONENT, params, register_host="first_start")
+        async with manager:
+            collectors = await manager.start_many(specs)
             display = asyncio.create_task(_display(collectors, args.quiet, sys.stderr))
             ended = asyncio.gather(*(manager.wait(c) for c in collectors))
             waiters: set[asyncio.Future[Any]] = {

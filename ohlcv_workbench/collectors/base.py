@@ -74,7 +74,8 @@ class CollectorContext:
     """The shared parts collectors run with: settings, registry, store, exchange options.
 
     ``concurrency`` pages are kept in flight while backfilling; ``retry`` governs temporary
-    exchange errors (None: the exchange client's default policy).
+    exchange errors (None: the exchange client's default policy); ``request_timeout`` is in
+    seconds per exchange request.
     """
 
     settings: Settings
@@ -84,6 +85,7 @@ class CollectorContext:
     concurrency: int = 4
     retry: RetryPolicy | None = None
     heartbeat_interval: float | None = None
+    request_timeout: float = 10.0
 
     @property
     def interval(self) -> float:
@@ -130,10 +132,14 @@ class Collector(ABC):
         return await self.run_opened()
 
     async def open(self) -> None:
-        """Validate against the exchange, then register (STARTING) and take the series lease.
+        """:meth:`prepare`, then :meth:`register`."""
+        await self.prepare()
+        await self.register()
 
-        Raises InputError (bad exchange, symbol, timeframe or range), SeriesBusyError (another
-        collector holds the series) or an exchange error; nothing is registered then.
+    async def prepare(self) -> None:
+        """Open the exchange and validate the request against it; nothing is registered.
+
+        Raises InputError (bad exchange, symbol, timeframe or range) or an exchange error.
         """
         if self._opened:
             raise RuntimeError(f"{self!r} was opened already")
@@ -146,26 +152,41 @@ class Collector(ABC):
                 rate_limit=self.context.rate_limit,
                 settings=self.context.settings,
                 retry=self.context.retry,
+                request_timeout=self.context.request_timeout,
             )
             self._ex = ex
             self._stack.push_async_callback(hub.release, ex)
             await self.validate(ex)
-            params = {**self.spec.params(), "pid": os.getpid()}
-            hb = Heartbeat(
-                self.context.cache,
-                ProcessType.OHLCV,
-                self.spec.component,
-                params,
-                interval=self.context.interval,
-                message=f"Starting {self.spec}",
-                lease=self.spec.series,
-            )
-            self._hb = await self._stack.enter_async_context(hb)
-            self.state.process_id = hb.process_id
         except BaseException as exc:
-            self._fail(exc)
-            await self._stack.aclose()
+            await self.discard(exc)
             raise
+
+    async def register(self) -> None:
+        """Take the series lease and register the process (STARTING), after :meth:`prepare`.
+
+        Raises SeriesBusyError naming the holder when another collector has the series.
+        """
+        params = {**self.spec.params(), "pid": os.getpid()}
+        hb = Heartbeat(
+            self.context.cache,
+            ProcessType.OHLCV,
+            self.spec.component,
+            params,
+            interval=self.context.interval,
+            message=f"Starting {self.spec}",
+            lease=self.spec.series,
+        )
+        try:
+            self._hb = await self._stack.enter_async_context(hb)
+        except BaseException as exc:
+            await self.discard(exc)
+            raise
+        self.state.process_id = hb.process_id
+
+    async def discard(self, exc: BaseException | None = None) -> None:
+        """Give up a prepared collector (releases the exchange); ``exc`` is why."""
+        self._fail(exc or asyncio.CancelledError())
+        await self._stack.aclose()
 
     async def run_opened(self) -> CollectorState:
         """Collect (after :meth:`open`) and always close; the final state.

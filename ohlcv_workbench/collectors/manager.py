@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Self
 
@@ -41,6 +41,9 @@ class CollectorManager:
     """Runs collectors as tasks of the current event loop (see the module docstring).
 
     ``async with CollectorManager(context, "ohlcv_daemon", {"args": argv}) as manager:``
+
+    ``register_host="first_start"`` registers the host only once a first collector passed
+    its validation, so a run with bad input leaves nothing in Redis (the CLI).
     """
 
     def __init__(
@@ -48,8 +51,14 @@ class CollectorManager:
         context: CollectorContext,
         host_component: str,
         host_params: Mapping[str, Any] | None = None,
+        *,
+        register_host: str = "now",
     ) -> None:
+        if register_host not in ("now", "first_start"):
+            raise ValueError(f"register_host={register_host!r}: expected 'now' or 'first_start'")
         self.context = context
+        self._register_now = register_host == "now"
+        self._host_registered = False
         self._hb = Heartbeat(
             context.cache,
             ProcessType.OHLCV,
@@ -69,10 +78,17 @@ class CollectorManager:
         return self._hb.process_id
 
     async def __aenter__(self) -> Self:
+        if self._register_now:
+            await self._register_host()
+        return self
+
+    async def _register_host(self) -> None:
+        if self._host_registered:
+            return
+        self._host_registered = True
         await self._hb.__aenter__()
         await self._hb.set_status(ProcessStatus.RUNNING, "Hosting 0 collectors")
         self._watch = asyncio.create_task(self._watch_stop(), name="collector host stop watch")
-        return self
 
     async def __aexit__(
         self,
@@ -86,8 +102,9 @@ class CollectorManager:
             if self._watch is not None:
                 self._watch.cancel()
                 await asyncio.wait({self._watch})
-            self._hb.final_message = "Collector host stopped"
-            await self._hb.__aexit__(exc_type, exc, tb)
+            if self._host_registered:
+                self._hb.final_message = "Collector host stopped"
+                await self._hb.__aexit__(exc_type, exc, tb)
 
     async def aclose(self) -> None:
         """Stop every collector and the host's heartbeat."""
@@ -105,13 +122,37 @@ class CollectorManager:
 
         Errors of the opening (bad input, busy series, exchange down) are raised here.
         """
-        collector = collector_for(spec, self.context)
-        await collector.open()
-        task = asyncio.create_task(collector.run_opened(), name=f"collector {spec}")
-        self._tasks[collector] = task
-        task.add_done_callback(self._ended)
+        return (await self.start_many([spec]))[0]
+
+    async def start_many(self, specs: Sequence[CollectorSpec]) -> list[Collector]:
+        """Validate every spec first, then register and run them all.
+
+        When one is invalid, none is registered; when a series is busy, the collectors
+        registered before it keep running and the SeriesBusyError is raised.
+        """
+        collectors = [collector_for(spec, self.context) for spec in specs]
+        prepared: list[Collector] = []
+        try:
+            for collector in collectors:
+                await collector.prepare()
+                prepared.append(collector)
+        except BaseException:
+            for collector in prepared:
+                await collector.discard()
+            raise
+        await self._register_host()
+        for index, collector in enumerate(collectors):
+            try:
+                await collector.register()
+            except BaseException:
+                for rest in collectors[index + 1 :]:
+                    await rest.discard()
+                raise
+            task = asyncio.create_task(collector.run_opened(), name=f"collector {collector.spec}")
+            self._tasks[collector] = task
+            task.add_done_callback(self._ended)
         self._report()
-        return collector
+        return collectors
 
     def _ended(self, task: asyncio.Task[CollectorState]) -> None:
         if not task.cancelled() and (exc := task.exception()) is not None:
@@ -119,8 +160,9 @@ class CollectorManager:
         self._report()
 
     def _report(self) -> None:
-        running = sum(not task.done() for task in self._tasks.values())
-        self._hb.report(f"Hosting {running} collectors", collectors=running)
+        if self._host_registered:
+            running = sum(not task.done() for task in self._tasks.values())
+            self._hb.report(f"Hosting {running} collectors", collectors=running)
 
     def collectors(self) -> list[Collector]:
         """Every collector started here, oldest first (ended ones included)."""

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
 
     from ohlcv_workbench.exchange import ExchangeClient
     from ohlcv_workbench.store.models import TimeLike
+    from ohlcv_workbench.widgets import Dashboard
 
 __all__ = ["Workbench"]
 
@@ -65,7 +66,8 @@ class Workbench:
 
     ``rate_limit`` turns ccxt's rate limiter on or off for the exchanges opened here;
     ``concurrency`` is the number of pages in flight per backfill; ``retry`` the policy for
-    temporary exchange errors; ``heartbeat_interval`` overrides the settings' interval.
+    temporary exchange errors; ``heartbeat_interval`` overrides the settings' interval;
+    ``request_timeout`` is in seconds per exchange request.
     """
 
     def __init__(
@@ -76,6 +78,7 @@ class Workbench:
         concurrency: int = 4,
         retry: RetryPolicy | None = None,
         heartbeat_interval: float | None = None,
+        request_timeout: float = 10.0,
     ) -> None:
         self.settings = settings or Settings.from_env()
         self.runtime = LoopThread()
@@ -87,6 +90,7 @@ class Workbench:
         context = CollectorContext(
             self.settings, self.cache, self.store, rate_limit=rate_limit,
             concurrency=concurrency, retry=retry, heartbeat_interval=heartbeat_interval,
+            request_timeout=request_timeout,
         )  # fmt: skip
         host = f"workbench.{socket.gethostname()}.{os.getpid()}"
         params = {"pid": os.getpid(), "host": socket.gethostname(), "args": sys.argv[:1]}
@@ -252,6 +256,18 @@ class Workbench:
     ) -> pd.DataFrame:
         """Stored public trades in ``[start, end)``."""
         return self.store.trades_load(exchange, symbol, start, end)
+
+    # -- widgets -----------------------------------------------------------------------------
+    def dashboard(self, *, interval: float = 1.0, **options: Any) -> Dashboard:
+        """The notebook dashboard: collector panel, heartbeat monitor, candle chart and log.
+
+        ``interval``: seconds between monitor refreshes (at least 0.5); ``options`` go to
+        :class:`~ohlcv_workbench.widgets.Dashboard`. Its watchers are tasks on this workbench's
+        loop, so :meth:`close` stops them too.
+        """
+        from ohlcv_workbench.widgets import Dashboard
+
+        return Dashboard(self, interval=interval, **options)
 
     # -- the end -----------------------------------------------------------------------------
     def close(self, timeout: float = 30.0) -> None:

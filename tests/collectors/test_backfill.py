@@ -1,0 +1,185 @@
+"""Backfills from the simulator: exact data, resume, fault storms, permanent errors, bad input."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from ohlcv_workbench.collectors import Phase
+from ohlcv_workbench.errors import (
+    InvalidTimeRangeError,
+    SeriesBusyError,
+    TemporaryExchangeError,
+    UnknownExchangeError,
+    UnknownSymbolError,
+    UnsupportedTimeframeError,
+)
+from ohlcv_workbench.exchange import RetryPolicy, candle_pages, open_exchange
+from ohlcv_workbench.leases import lease_key
+from ohlcv_workbench.records import CandleBatch, SeriesKey
+from ohlcv_workbench.runtime import Workbench
+from ohlcv_workbench.store.validation import candle_problems
+from ohlcv_workbench.timeframes import timeframe
+
+SINCE, UNTIL = "2026-10-01", "2026-10-04"  # three days of 1m: 4,320 candles
+
+
+def sim_frame(wb: Workbench, symbol: str, tf: str, since: str, until: str) -> pd.DataFrame:
+    """The simulator's own series, fetched straight through the exchange boundary."""
+
+    async def fetch() -> list[CandleBatch]:
+        start, end = (pd.Timestamp(t).tz_convert("UTC") if pd.Timestamp(t).tzinfo else
+                      pd.Timestamp(t, tz="UTC") for t in (since, until))  # fmt: skip
+        async with open_exchange("sim", settings=wb.settings, rate_limit=False) as ex:
+            pages = candle_pages(ex, symbol, tf, start.value // 10**6, end.value // 10**6)
+            return [batch async for batch in pages]
+
+    return pd.concat([batch.to_frame() for batch in wb.run(fetch())])
+
+
+def record(raw_redis, process_id: str) -> dict:
+    return json.loads(raw_redis.get(f"process:data:{process_id}"))
+
+
+def test_backfill_equals_the_simulator_exactly(wb, raw_redis):
+    handle = wb.start_collector("sim", "BTC/USDT", "1m", since=SINCE, until=UNTIL)
+    state = handle.wait(60)
+    assert state.phase is Phase.STOPPED and state.error is None
+    assert state.message == "Collected 4,320 candles"
+    got = wb.candles("sim", "BTC/USDT", "1m")
+    expected = sim_frame(wb, "BTC/USDT", "1m", SINCE, UNTIL)
+    assert len(got) == 4320 and got.index.is_unique and got.index.is_monotonic_increasing
+    pd.testing.assert_frame_equal(got, expected, check_freq=False)
+    assert wb.store.ohlcv_gaps(SeriesKey("sim", "BTC/USDT", "1m"), SINCE, UNTIL) == []
+    rec = record(raw_redis, handle.process_id)
+    assert rec["status"] == "stopped" and rec["message"] == "Collected 4,320 candles"
+    assert rec["component"] == "ohlcv.sim.BTC/USDT"
+    params = rec["params"]
+    assert params["exchange"] == "sim" and params["symbol"] == "BTC/USDT"
+    assert params["timeframe"] == "1m" and params["mode"] == "backfill"
+    assert params["progress"]["done"] == params["progress"]["total"] == 4320
+    assert isinstance(params["pid"], int)
+    assert not raw_redis.exists(lease_key(SeriesKey("sim", "BTC/USDT", "1m")))
+
+
+def test_no_since_and_nothing_stored_starts_with_the_latest_page(wb):
+    handle = wb.start_collector("sim", "ETH/BTC", "1h")
+    deadline = time.monotonic() + 20
+    while handle.status is not Phase.LIVE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    handle.stop()
+    frame = wb.candles("sim", "ETH/BTC", "1h")
+    now = pd.Timestamp.now(tz="UTC")
+    assert 999 <= len(frame) <= 1000
+    assert frame.index[-1] == now.floor("1h") - pd.Timedelta("1h")  # the last closed hour
+    assert frame.index.is_unique
+
+
+def test_a_second_backfill_fills_only_the_gaps(wb, sim):
+    key = SeriesKey("sim", "SOL/USDT", "1m")
+    wb.start_collector("sim", "SOL/USDT", "1m", since="2026-10-02", until="2026-10-03").wait(30)
+    sim.reset_counters()
+    handle = wb.start_collector("sim", "SOL/USDT", "1m", since=SINCE, until=UNTIL)
+    assert handle.wait(30).phase is Phase.STOPPED
+    assert handle.stored == 4320 - 1440  # the stored day was not fetched again
+    assert wb.store.ohlcv_gaps(key, SINCE, UNTIL) == []
+    # two days in 1,000-candle pages (2 + 2), plus one probe for the symbol's first candle
+    assert sim.counters()["klines"]["SOL/USDT"] == {"1m": 5}
+
+
+def test_fault_storm_completes_exactly_and_shows_the_retrying(settings, sim, raw_redis, caplog):
+    caplog.set_level("INFO", logger="ohlcv_workbench.collectors")
+    sim.set_faults(
+        rate_limited=0.15, server_error=0.15, drop=0.1, timeout=0.05, hang=2.0, retry_after=1,
+        symbols=["XRP/USDT"], seed=3,
+    )  # fmt: skip
+    retry = RetryPolicy(attempts=12, instant=True)
+    with Workbench(settings, rate_limit=False, retry=retry, request_timeout=0.3) as wb:
+        handle = wb.start_collector("sim", "XRP/USDT", "1m", since=SINCE, until=UNTIL)
+        state = handle.wait(60)
+        assert state.phase is Phase.STOPPED, state.message
+        sim.clear_faults()
+        pd.testing.assert_frame_equal(
+            wb.candles("sim", "XRP/USDT", "1m"),
+            sim_frame(wb, "XRP/USDT", "1m", SINCE, UNTIL),
+            check_freq=False,
+        )
+        params = record(raw_redis, handle.process_id)["params"]
+    faults = sim.counters()["faults"]
+    assert sum(faults.values()) >= 3, faults  # the storm really happened
+    assert params["retrying"] >= 2
+    retried = [r.getMessage() for r in caplog.records if "retrying:" in r.getMessage()]
+    assert retried and all("attempt" in m for m in retried)
+
+
+def test_retries_are_bounded_and_end_in_error(settings, sim, raw_redis):
+    sim.set_faults(server_error=1.0, symbols=["DOGE/USDT"])
+    retry = RetryPolicy(attempts=3, instant=True)
+    with Workbench(settings, rate_limit=False, retry=retry) as wb:
+        # the opening passes (server time is not per symbol); candle requests fail
+        handle = wb.start_collector("sim", "DOGE/USDT", "1m", since=SINCE, until=UNTIL)
+        handle.wait(30)
+        assert handle.status is Phase.ERROR
+        with pytest.raises(TemporaryExchangeError, match=r"HTTP 503"):
+            handle.raise_for_error()
+        rec = record(raw_redis, handle.process_id)
+    assert rec["status"] == "error" and "TemporaryExchangeError" in rec["message"]
+    counters = sim.counters()
+    assert sum(counters["faults"].values()) == 3, counters  # three attempts, then the error
+    assert "DOGE/USDT" not in counters["klines"]  # no page was served
+    assert not raw_redis.exists(lease_key(SeriesKey("sim", "DOGE/USDT", "1m")))
+
+
+def test_permanent_error_mid_run_is_error_with_nothing_invalid_stored(wb, sim, raw_redis):
+    key = SeriesKey("sim", "BNB/USDT", "1m")
+    sim.set_faults(malformed=0.0005, malformed_kind="high_below_low", symbols=["BNB/USDT"])
+    handle = wb.start_collector("sim", "BNB/USDT", "1m", since="2026-09-01", until=UNTIL)
+    state = handle.wait(60)
+    assert state.phase is Phase.ERROR
+    rec = record(raw_redis, handle.process_id)
+    assert rec["status"] == "error"
+    assert "MalformedResponseError" in rec["message"] and "inconsistent OHLCV" in rec["message"]
+    assert not raw_redis.exists(lease_key(key))
+    stored = wb.store.ohlcv_load_batch(key)
+    assert candle_problems(stored, timeframe("1m")) == []
+    assert 0 < len(stored) < 47 * 1440
+    sim.clear_faults()
+    got = wb.candles("sim", "BNB/USDT", "1m")
+    first, last = got.index[0], got.index[-1] + pd.Timedelta("1min")
+    expected = sim_frame(wb, "BNB/USDT", "1m", str(first), str(last))
+    pd.testing.assert_frame_equal(got, expected, check_freq=False)
+
+
+def test_a_busy_series_names_its_holder(wb):
+    first = wb.start_collector("sim", "SUI/USDT", "1m")
+    with pytest.raises(SeriesBusyError) as info:
+        wb.start_collector("sim", "SUI/USDT", "1m", since=SINCE)
+    assert info.value.holder and first.process_id in info.value.holder
+    assert first.process_id in str(info.value)
+    first.stop()
+    again = wb.start_collector("sim", "SUI/USDT", "1m", since=SINCE, until="2026-10-01T01:00")
+    assert again.wait(20).phase is Phase.STOPPED
+
+
+@pytest.mark.parametrize(
+    ("args", "error", "named"),
+    [
+        (("simm", "BTC/USDT", "1m"), UnknownExchangeError, "simm"),
+        (("sim", "BTC/USDX", "1m"), UnknownSymbolError, "BTC/USDX"),
+        (("sim", "BTC/USDT", "7m"), UnsupportedTimeframeError, "7m"),
+        (("sim", "BTC/USDT", "1m", "2999-01-01"), InvalidTimeRangeError, "in the future"),
+        (("sim", "BTC/USDT", "1m", "2026-10-02", "2026-10-01"), InvalidTimeRangeError, "after"),
+        (("sim", "BTC/USDT", "1m", "yesterday"), ValueError, "yesterday"),
+    ],
+)
+def test_bad_input_is_refused_before_anything_is_registered(wb, raw_redis, args, error, named):
+    before = set(raw_redis.keys("process:data:*"))
+    with pytest.raises(error, match=named):
+        wb.start_collector(*args)
+    after = set(raw_redis.keys("process:data:*"))
+    assert after == before
+    assert raw_redis.keys("ohlcv_workbench:lease:*") == []
+    assert wb.store.ohlcv_inventory() == []

@@ -1,0 +1,139 @@
+"""The CLI daemon: exit codes, kill -9 and resume, stop from another process, busy series."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from ohlcv_workbench.collectors import Phase
+from ohlcv_workbench.errors import SeriesBusyError
+from ohlcv_workbench.records import SeriesKey
+from ohlcv_workbench.runtime import Workbench
+from ohlcv_workbench.store import SqliteStore
+
+CLI = [sys.executable, "-m", "ohlcv_workbench"]
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def spawn(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [*CLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for(predicate, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def test_bounded_backfill_exits_0_and_registers_the_daemon(env, raw_redis):
+    done = cli(env, "collect", "sim", "BTC/USDT", "ETH/USDT", "--since", "2026-10-01",
+               "--until", "2026-10-01T12:00")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "Collected 720 candles" in done.stderr
+    status = cli(env, "status", "--json")
+    records = [json.loads(line) for line in status.stdout.splitlines()]
+    daemons = [r for r in records if r["component"] == "ohlcv_daemon"]
+    assert daemons and daemons[0]["status"] == "stopped"
+    assert daemons[0]["params"]["args"][:2] == ["ohlcv_daemon", "collect"]
+    assert isinstance(daemons[0]["params"]["pid"], int)
+
+
+def test_bad_input_exits_2_and_registers_nothing(env, raw_redis):
+    before = set(raw_redis.keys("process:data:*"))
+    done = cli(env, "collect", "sim", "BTC/USDX")
+    assert done.returncode == 2
+    assert "Unknown symbol 'BTC/USDX'" in done.stderr and "BTC/USDT" in done.stderr
+    assert set(raw_redis.keys("process:data:*")) == before
+
+
+def test_kill_9_midway_then_rerun_equals_an_uninterrupted_run(env, settings, sim, tmp_path):
+    key = SeriesKey("sim", "ETH/BTC", "1m")
+    args = ("collect", "sim", "ETH/BTC", "--since", "2026-08-01", "--until", "2026-09-01",
+            "--concurrency", "2", "--no-rate-limit", "-q")  # fmt: skip
+    sim.set_faults(latency=0.03, symbols=["ETH/BTC"])  # ~45 pages: about a second
+    store = SqliteStore(settings.data_dir / "ohlcv.sqlite")
+    daemon = spawn(env, *args)
+    wait_for(lambda: store.ohlcv_count(key) >= 10_000, what="a third of the backfill")
+    daemon.send_signal(signal.SIGKILL)
+    daemon.wait(10)
+    stored = store.ohlcv_count(key)
+    assert 10_000 <= stored < 44_640, stored
+    # what was stored is a prefix without holes: the rerun starts after it
+    assert store.ohlcv_gaps(key, "2026-08-01", pd.Timestamp(store.ohlcv_last(key), unit="ms")) == []
+    sim.reset()
+    again = cli(env, *args)
+    assert again.returncode == 0, again.stderr
+    missing = 44_640 - stored
+    pages = -(-missing // 1000)
+    assert sim.counters()["klines"]["ETH/BTC"] == {"1m": pages}  # nothing stored was refetched
+    resumed = store.ohlcv_load(key)
+    store.close()
+
+    clean = dataclasses.replace(settings, data_dir=tmp_path / "clean")
+    with Workbench(clean, rate_limit=False) as wb:
+        wb.start_collector("sim", "ETH/BTC", "1m", since="2026-08-01", until="2026-09-01").wait(60)
+        uninterrupted = wb.candles("sim", "ETH/BTC", "1m")
+    assert len(resumed) == 44_640
+    pd.testing.assert_frame_equal(resumed, uninterrupted)
+
+
+def test_stop_from_another_process_and_busy_across_processes(env, wb, raw_redis):
+    daemon = spawn(env, "collect", "sim", "DOGE/USDT", "-t", "1s", "-q")
+    try:
+
+        def running() -> bool:
+            listing = cli(env, "status", "--json").stdout.splitlines()
+            return any(
+                json.loads(line)["component"] == "ohlcv.sim.DOGE/USDT"
+                and json.loads(line)["status"] == "running"
+                and json.loads(line)["active"]
+                for line in listing
+            )
+
+        wait_for(running, what="the CLI collector to run")
+        with pytest.raises(SeriesBusyError, match=r"ohlcv\.sim\.DOGE/USDT") as info:
+            wb.start_collector("sim", "DOGE/USDT", "1s")
+        assert str(daemon.pid) in str(info.value)
+        stopped = cli(env, "stop", "ohlcv.sim.DOGE/USDT")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert "stopped" in stopped.stdout
+        assert daemon.wait(10) == 0  # its only collector ended: the daemon exits
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
+    handle = wb.start_collector("sim", "DOGE/USDT", "1s")  # the lease was released
+    handle.stop()
+    assert handle.status is Phase.STOPPED
+
+
+def test_sigterm_stops_the_daemon_cleanly(env, raw_redis):
+    daemon = spawn(env, "collect", "sim", "SUI/USDT", "-t", "1s", "-q")
+
+    def registered() -> bool:
+        lines = cli(env, "status", "--json").stdout.splitlines()
+        found = [json.loads(x) for x in lines if '"ohlcv.sim.SUI/USDT"' in x]
+        return any(r["active"] and r["status"] == "running" for r in found)
+
+    wait_for(registered, what="the collector to run")
+    daemon.send_signal(signal.SIGTERM)
+    assert daemon.wait(10) == 0
+    lines = cli(env, "status", "--json").stdout.splitlines()
+    mine = [json.loads(x) for x in lines if json.loads(x)["params"].get("pid") == daemon.pid]
+    assert mine and all(r["status"] == "stopped" and not r["active"] for r in mine), mine

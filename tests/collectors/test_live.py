@@ -1,0 +1,88 @@
+"""Live collection of 1s candles: latency after the close, lifecycle, heartbeats, stopping."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import redis
+
+from ohlcv_workbench.collectors import Phase
+from ohlcv_workbench.records import SeriesKey
+
+from .conftest import INTERVAL
+
+
+class Monitor:
+    """Records every status written for one component, from Redis' MONITOR stream."""
+
+    def __init__(self, url: str, component: str) -> None:
+        self.client = redis.Redis.from_url(url, decode_responses=True)
+        self.component = component
+        self.statuses: list[str] = []
+        self._ready = threading.Event()
+        self._stop = False
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        self._ready.wait(5)
+
+    def _run(self) -> None:
+        with self.client.monitor() as monitor:
+            self._ready.set()
+            for event in monitor.listen():
+                if self._stop:
+                    return
+                command = event.get("command", "").replace("\\", "")
+                if self.component not in command:  # its process id holds the component
+                    continue
+                for status in ("starting", "running", "stopped", "error"):
+                    written = f'"status": "{status}"' in command
+                    if written and (not self.statuses or self.statuses[-1] != status):
+                        self.statuses.append(status)
+
+    def close(self) -> None:
+        self._stop = True
+        self.client.ping()  # one more event wakes the listener
+        self._thread.join(5)
+        self.client.close()
+
+
+def test_live_1s_candles_are_stored_right_after_they_close(wb, raw_redis, redis_url):
+    key = SeriesKey("sim", "ETH/USDT", "1s")
+    monitor = Monitor(redis_url, "ohlcv.sim.ETH/USDT")
+    handle = wb.start_collector("sim", "ETH/USDT", "1s")
+    seen: dict[int, float] = {}  # candle open time -> when we first saw it stored
+    deadline = time.time() + 20
+    while handle.status is not Phase.LIVE and time.time() < deadline:
+        time.sleep(0.01)
+    end = time.time() + 4
+    while time.time() < end:
+        last = wb.store.ohlcv_last(key)
+        if last is not None and last not in seen:
+            seen[last] = time.time()
+        time.sleep(0.01)
+    lags = sorted(seen[ts] - (ts + 1000) / 1000 for ts in list(seen)[1:])
+    assert len(lags) >= 3, seen
+    assert lags[len(lags) // 2] <= 1.0, lags  # median: well within a second of the close
+    assert lags[-1] <= 2.5, lags
+
+    # heartbeats go on while this (the notebook's main) thread is blocked
+    hb_before = json.loads(raw_redis.get(f"process:data:{handle.process_id}"))["heartbeat"]
+    time.sleep(3 * INTERVAL)
+    rec = json.loads(raw_redis.get(f"process:data:{handle.process_id}"))
+    assert rec["heartbeat"] > hb_before and rec["status"] == "running"
+    assert rec["params"]["phase"] == "live" and rec["message"].startswith("Live:")
+
+    started = time.monotonic()
+    state = handle.stop()
+    took = time.monotonic() - started
+    assert took < 1.0, took
+    assert state.phase is Phase.STOPPED and state.message.startswith("Stopped: Collected")
+    frame = wb.candles("sim", "ETH/USDT", "1s")
+    assert (
+        frame.index.is_unique
+        and (frame.index.to_series().diff().dropna().dt.total_seconds() == 1).all()
+    )
+    monitor.close()
+    assert monitor.statuses == ["starting", "running", "stopped"], monitor.statuses
