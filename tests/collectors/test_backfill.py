@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -40,7 +41,7 @@ def sim_frame(wb: Workbench, symbol: str, tf: str, since: str, until: str) -> pd
     return pd.concat([batch.to_frame() for batch in wb.run(fetch())])
 
 
-def record(raw_redis, process_id: str) -> dict:
+def record(raw_redis: Any, process_id: str | None) -> Any:
     return json.loads(raw_redis.get(f"process:data:{process_id}"))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 import pandas as pd
 
@@ -54,7 +55,9 @@ def test_live_catches_up_after_an_outage_without_a_gap(settings, sim):
         time.sleep(1.5)
         handle.stop()
         assert handle.status is Phase.STOPPED
-        assert wb.store.ohlcv_last(key) >= before + 3000  # the outage's candles came in
+        last = wb.store.ohlcv_last(key)
+        assert before is not None and last is not None
+        assert last >= before + 3000  # the outage's candles came in
         assert wb.store.ohlcv_gaps(key) == []
     assert sim.counters()["faults"]
 
@@ -67,7 +70,7 @@ def test_trades_backfill_equals_the_simulator_and_resumes(wb, sim):
     assert handle.component == "trades.sim.ETH/USDT"
     got = wb.trades("sim", "ETH/USDT")
 
-    async def expected() -> list:
+    async def expected() -> list[Any]:
         trades = []
         start, end = (pd.Timestamp(t, tz="UTC").value // 10**6 for t in (since, until))
         async with open_exchange("sim", settings=wb.settings, rate_limit=False) as ex:
