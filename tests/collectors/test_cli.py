@@ -75,10 +75,8 @@ def test_kill_9_midway_then_rerun_equals_an_uninterrupted_run(env, settings, sim
     stored = store.ohlcv_count(key)
     assert 10_000 <= stored < 44_640, stored
     # what was stored is a prefix without holes: the rerun starts after it
-    assert (
-        store.ohlcv_gaps(key, "2026-08-01", pd.Timestamp(store.ohlcv_last(key) or 0, unit="ms"))
-        == []
-    )
+    last = pd.Timestamp(store.ohlcv_last(key) or 0, unit="ms")
+    assert store.ohlcv_gaps(key, "2026-08-01", last) == []
     sim.reset()
     again = cli(env, *args)
     assert again.returncode == 0, again.stderr
