@@ -7,6 +7,9 @@
         store.ohlcv_store(key, batch.closed_only())  # UpsertResult(inserted, updated, unchanged)
         hourly = store.ohlcv_load(key, "2024-01-01", "2025-01-01", timeframe="1h")
 
+fullon_ohlcv users find its surface here as thin adapters over the same store:
+``Candle``, ``Trade``, ``CandleRepository`` and ``TimeseriesRepository`` (see :mod:`.fullon`).
+
 ``open_store`` picks the backend from the URL: ``sqlite:///path`` (relative or absolute, as
 SQLAlchemy spells it). PostgreSQL / TimescaleDB with fullon_ohlcv's layout is planned.
 """
@@ -19,11 +22,14 @@ from ohlcv_workbench.errors import ConfigError
 from ohlcv_workbench.settings import Settings
 
 from .base import CandleStore, ohlcv_frame
+from .fullon import Candle, CandleRepository, TimeseriesRepository, Trade
 from .models import Coverage, Gap, SeriesInfo, TimeLike, UpsertResult, iso, to_ms
 from .quality import Jump, QualityReport, find_gaps, quality_report
 from .sqlite import SqliteStore
 
 __all__ = [
+    "Candle",
+    "CandleRepository",
     "CandleStore",
     "Coverage",
     "Gap",
@@ -32,6 +38,8 @@ __all__ = [
     "SeriesInfo",
     "SqliteStore",
     "TimeLike",
+    "TimeseriesRepository",
+    "Trade",
     "UpsertResult",
     "find_gaps",
     "iso",
