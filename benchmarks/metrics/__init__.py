@@ -1,0 +1,1 @@
+"""One module per metric; each exposes ``NAME`` and ``run(ctx) -> list[Result]``."""

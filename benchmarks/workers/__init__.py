@@ -1,0 +1,1 @@
+"""Child processes the metrics launch (``python -m benchmarks.workers.NAME``)."""
