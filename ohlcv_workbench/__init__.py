@@ -45,12 +45,24 @@ if TYPE_CHECKING:
     from .process_cache import ProcessCache, ProcessStatus, ProcessType
     from .process_monitor import ProcessInfo, list_processes, processes_frame, request_stop
     from .runtime import CollectorHandle, Workbench
-    from .store import CandleStore, QualityReport, open_store
+    from .store import (
+        Candle,
+        CandleRepository,
+        CandleStore,
+        QualityReport,
+        TimeseriesRepository,
+        Trade,
+        open_store,
+    )
 
 __version__ = "0.1.0"
 
 #: public names imported on first use: name -> module
 _LAZY = {
+    "Candle": ".store",
+    "CandleRepository": ".store",
+    "TimeseriesRepository": ".store",
+    "Trade": ".store",
     "CandleStore": ".store",
     "CollectorHandle": ".runtime",
     "CollectorSpec": ".collectors",
@@ -90,7 +102,9 @@ def __dir__() -> list[str]:
 
 
 __all__ = [
+    "Candle",
     "CandleBatch",
+    "CandleRepository",
     "CandleStore",
     "CollectorHandle",
     "CollectorSpec",
@@ -124,6 +138,8 @@ __all__ = [
     "StoreError",
     "TemporaryExchangeError",
     "Timeframe",
+    "TimeseriesRepository",
+    "Trade",
     "TradeCollector",
     "UnknownExchangeError",
     "UnknownSymbolError",

@@ -3,7 +3,9 @@
 import ohlcv_workbench
 
 EXPECTED = {
+    "Candle",
     "CandleBatch",
+    "CandleRepository",
     "CandleStore",
     "CollectorHandle",
     "CollectorSpec",
@@ -37,6 +39,8 @@ EXPECTED = {
     "StoreError",
     "TemporaryExchangeError",
     "Timeframe",
+    "TimeseriesRepository",
+    "Trade",
     "TradeCollector",
     "UnknownExchangeError",
     "UnknownSymbolError",
