@@ -111,6 +111,7 @@ async def _collect(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         await close_exchanges()
         await cache.aclose()
+        context.worker.close()
         store.close()
     return 1 if any(c.state.phase is Phase.ERROR for c in collectors) else 0
 

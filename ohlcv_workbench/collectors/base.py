@@ -30,6 +30,7 @@ from ohlcv_workbench.settings import Settings
 
 from .progress import Progress
 from .spec import CollectorSpec
+from .worker import BlockingWorker
 
 if TYPE_CHECKING:
     from ohlcv_workbench.store import CandleStore
@@ -75,7 +76,8 @@ class CollectorContext:
 
     ``concurrency`` pages are kept in flight while backfilling; ``retry`` governs temporary
     exchange errors (None: the exchange client's default policy); ``request_timeout`` is in
-    seconds per exchange request.
+    seconds per exchange request; ``worker`` runs the blocking store calls (close it at the
+    end).
     """
 
     settings: Settings
@@ -86,6 +88,7 @@ class CollectorContext:
     retry: RetryPolicy | None = None
     heartbeat_interval: float | None = None
     request_timeout: float = 10.0
+    worker: BlockingWorker = field(default_factory=BlockingWorker)
 
     @property
     def interval(self) -> float:
@@ -274,11 +277,5 @@ class Collector(ABC):
         log.info("%s: %s", self.spec, self.state.message)
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking store work in a thread; a cancellation waits for it to finish."""
-        future = asyncio.ensure_future(asyncio.to_thread(fn, *args))
-        try:
-            return await asyncio.shield(future)
-        except asyncio.CancelledError:
-            with contextlib.suppress(Exception):
-                await future  # a begun write completes before the cancellation goes on
-            raise
+        """Run blocking store work in the context's worker thread (see :mod:`.worker`)."""
+        return await self.context.worker.run(fn, *args)

@@ -282,6 +282,7 @@ class Workbench:
                 self.runtime.run(self._aclose(), timeout)
         finally:
             self.runtime.stop()
+            self.manager.context.worker.close()
             self.store.close()
 
     async def _aclose(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 from typing import Any
 
@@ -91,8 +92,6 @@ def test_trades_backfill_equals_the_simulator_and_resumes(wb, sim):
 
 
 def test_close_stops_everything_and_is_idempotent(settings, raw_redis):
-    import json
-
     wb = Workbench(settings, rate_limit=False)
     handle = wb.start_collector("sim", "BNB/USDT", "1s")
     wb.close()
@@ -100,3 +99,23 @@ def test_close_stops_everything_and_is_idempotent(settings, raw_redis):
     for process_id in (handle.process_id, wb.process_id):
         assert json.loads(raw_redis.get(f"process:data:{process_id}"))["status"] == "stopped"
     assert not wb.runtime.running
+
+
+def test_interpreter_exit_stops_the_collectors(env, raw_redis):
+    import subprocess
+    import sys
+
+    script = (
+        "from ohlcv_workbench import Workbench\n"
+        "wb = Workbench()\n"
+        "h = wb.start_collector('sim', 'ETH/BTC', '1s')\n"
+        "print(h.process_id, wb.process_id)\n"
+    )  # no close(): the kernel-exit path (atexit) must stop everything
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    for process_id in done.stdout.split():
+        rec = json.loads(raw_redis.get(f"process:data:{process_id}"))
+        assert rec["status"] == "stopped", rec
+    assert not raw_redis.keys("ohlcv_workbench:lease:sim:ETH/BTC:*")
