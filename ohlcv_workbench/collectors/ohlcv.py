@@ -73,7 +73,7 @@ class OhlcvCollector(Collector):
     async def validate(self, ex: ExchangeClient) -> None:
         self.tf = ex.check_timeframe(self.spec.timeframe)
         await ex.check_symbol(self.spec.symbol)
-        self.spec.check_since(await ex.server_time(on_retry=self.on_retry))
+        self.spec.check_since(await ex.time_now(on_retry=self.on_retry))
 
     # -- the work ----------------------------------------------------------------------------
     async def collect(self) -> None:

@@ -58,7 +58,7 @@ class TradeCollector(Collector):
         if not (ex.api.has or {}).get("fetchTrades"):
             raise InputError(f"exchange {ex.id!r} does not serve public trades (fetchTrades)")
         await ex.check_symbol(self.spec.symbol)
-        self.spec.check_since(await ex.server_time(on_retry=self.on_retry))
+        self.spec.check_since(await ex.time_now(on_retry=self.on_retry))
 
     async def collect(self) -> None:
         ex, store = self.exchange, self.context.store

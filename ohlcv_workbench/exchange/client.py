@@ -144,6 +144,15 @@ class ExchangeClient:
         """Estimate the clock offset now (it is otherwise refreshed every minute or so)."""
         await self.server_time()
 
+    async def time_now(
+        self, *, retry: RetryPolicy | None = None, on_retry: OnRetry | None = None
+    ) -> int:
+        """The exchange's time (ms) from a fresh-enough clock sample: one request at most,
+        shared by every caller (``server_time`` always asks)."""
+        if self.clock.stale:
+            await self._run("server_time", None, self.clock.ensure, retry, on_retry)
+        return self.now_ms()
+
     def now_ms(self) -> int:
         """The exchange's time as estimated from the last sample (local time before any)."""
         return self.clock.now_ms()

@@ -178,3 +178,11 @@ async def test_fetch_trades(sim, client):
     bounded = await client.fetch_trades("SOL/USDT", since=since, until=since + 60_000)
     assert bounded and all(since <= t.ts < since + 60_000 for t in bounded)
     assert client.trade_window_ms == 3_600_000
+
+
+async def test_time_now_shares_one_clock_sample(sim, client):
+    before = sim.counters.requests.get("time", 0)
+    first = await client.time_now()
+    second = await client.time_now()
+    assert abs(first - NOW) < 5_000 and second >= first
+    assert sim.counters.requests["time"] - before == 1  # one sample served both
