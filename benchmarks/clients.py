@@ -6,11 +6,12 @@
 - ``raw-http``: aiohttp GET of the same klines pages (the same windows the workbench asks
   for) and ``json.loads`` of each body, with ``--concurrency`` requests in flight: what this
   server can deliver to one Python client, the upper bound of any backfill.
-- ``first-request``: one ccxt page (markets loaded first, as any ccxt script does), for the
-  start-up baseline.
-- ``poll-live``: the live baseline an analyst writes: once a second, for each symbol in turn,
-  the last three 1s candles with ``fetch_ohlcv``; those closed (by the local clock) before the
-  request was sent go to a SQLite store. Runs until SIGTERM.
+- ``first-request``: one ccxt page (markets loaded first, as any ccxt script does; ccxt's
+  default rate limiter on, as in the CLI), for the start-up baseline.
+- ``poll-live``: the floor of live REST polling: at every whole second of the local clock
+  (the simulator's clock on this machine, so exactly when candles close), for each symbol in
+  turn, the last three 1s candles with ``fetch_ohlcv``; those closed before the request was
+  sent go to a SQLite store. Runs until SIGTERM.
 
 Each prints one JSON line: candles, pages, ``seconds`` (first request to last page parsed,
 imports and interpreter start-up excluded) and ``import_seconds``.
@@ -29,13 +30,13 @@ MINUTE_MS = 60_000
 PAGE = 1000
 
 
-def _ccxt_binance(url: str) -> Any:
+def _ccxt_binance(url: str, *, rate_limit: bool = False) -> Any:
     import ccxt.async_support as ccxt
 
     config = {
         "urls": {"api": {"public": f"{url}/api/v3"}},
         "options": {"fetchMarkets": {"types": ["spot"]}},
-        "enableRateLimit": False,
+        "enableRateLimit": rate_limit,
     }  # as ohlcv_workbench.sim.ccxt_config(url) builds it, without importing the package
     return ccxt.binance(config)
 
@@ -97,8 +98,9 @@ async def raw_http(
 
 
 async def first_request(url: str, symbol: str, since: int) -> dict[str, Any]:
-    """Load the markets and fetch one page, as any ccxt script starts."""
-    exchange = _ccxt_binance(url)
+    """Load the markets and fetch one page, as any ccxt script starts (limiter on: ccxt's
+    default, and the CLI's)."""
+    exchange = _ccxt_binance(url, rate_limit=True)
     try:
         t0 = time.perf_counter()
         await exchange.load_markets()
@@ -109,7 +111,7 @@ async def first_request(url: str, symbol: str, since: int) -> dict[str, Any]:
 
 
 async def poll_live(url: str, symbols: list[str], store_path: str) -> dict[str, Any]:
-    """Poll every second and store the closed 1s candles (see the module docstring)."""
+    """Poll at every whole second and store the closed 1s candles (see the module docstring)."""
     import signal
 
     from ohlcv_workbench.records import CandleBatch, SeriesKey
@@ -123,8 +125,8 @@ async def poll_live(url: str, symbols: list[str], store_path: str) -> dict[str, 
     try:
         await exchange.load_markets()
         with SqliteStore(store_path) as store:
-            next_round = time.monotonic()
             while not stop.is_set():
+                await asyncio.sleep(1.0 - time.time() % 1.0)  # to the next whole second
                 for symbol in symbols:
                     asked = time.time_ns() // 1_000_000  # what closed before asking is final
                     rows = await exchange.fetch_ohlcv(symbol, "1s", None, 3)
@@ -135,8 +137,6 @@ async def poll_live(url: str, symbols: list[str], store_path: str) -> dict[str, 
                             SeriesKey("sim", symbol, "1s"), CandleBatch.from_columns(*columns)
                         )
                 rounds += 1
-                next_round += 1.0
-                await asyncio.sleep(max(0.0, next_round - time.monotonic()))
     finally:
         await exchange.close()
     return {"candles": 0, "pages": rounds, "seconds": 0.0}

@@ -38,7 +38,7 @@ def _count_stored(path: str, since: int, until: int) -> int:
 def run(ctx: Context) -> list[Result]:
     """Both lines of the metric."""
     candles = 100_000 if ctx.quick else 500_000
-    repeats = 1 if ctx.quick else 3
+    repeats = 1 if ctx.quick else 5
     until = SINCE_MS + candles * 60_000
     ctx.redis_url()
     folder = ctx.scratch(NAME)
@@ -73,10 +73,12 @@ def run(ctx: Context) -> list[Result]:
             walls["workbench"].append(done.seconds)
             inner["workbench"].append(done.started + done.seconds - times["first"])
     rate = {name: candles / median(seconds) for name, seconds in walls.items()}
+    best = {name: min(seconds) for name, seconds in walls.items()}
     details: dict[str, Any] = {
         "candles": candles,
         "repeats": repeats,
         "wall_s": {name: round(median(seconds), 3) for name, seconds in walls.items()},
+        "best_wall_s": {name: round(seconds, 3) for name, seconds in best.items()},
         "from_first_request_s": {name: round(median(s), 3) for name, s in inner.items()},
         "timed": "process launch to exit, median",
     }
@@ -87,7 +89,11 @@ def run(ctx: Context) -> list[Result]:
             "candles/s",
             rate["ccxt"],
             Target("ratio", ">=", 2.0),
-            {**details, "baseline_is": "sequential ccxt fetch_ohlcv loop, limiter off"},
+            {
+                **details,
+                "ratio_of_best": best["ccxt"] / best["workbench"],
+                "baseline_is": "sequential ccxt fetch_ohlcv loop, limiter off",
+            },
         ),
         Result(
             f"{NAME}:raw_http",
@@ -95,6 +101,10 @@ def run(ctx: Context) -> list[Result]:
             "candles/s",
             rate["raw"],
             Target("ratio", ">=", 0.7),
-            {**details, "baseline_is": "aiohttp GET + json.loads of the same pages, 4 in flight"},
+            {
+                **details,
+                "ratio_of_best": best["raw"] / best["workbench"],
+                "baseline_is": "aiohttp GET + json.loads of the same pages, 4 in flight",
+            },
         ),
     ]
