@@ -83,6 +83,7 @@ class Workbench:
         self.settings = settings or Settings.from_env()
         self.runtime = LoopThread()
         self._handles: dict[Collector, CollectorHandle] = {}
+        self._exchanges: dict[str, ExchangeClient] = {}
         self._closed = False
         self._close_lock = threading.Lock()
         self.store: CandleStore = open_store(self.settings)
@@ -196,15 +197,16 @@ class Workbench:
 
     # -- exchanges ---------------------------------------------------------------------------
     def exchange(self, exchange_id: str) -> ExchangeClient:
-        """The loop's shared client of ``exchange_id`` (for markets and timeframes)."""
+        """The loop's shared client of ``exchange_id`` (markets, timeframes), held open by the
+        workbench until :meth:`close`; call its coroutines through :meth:`run`."""
+        client = self._exchanges.get(exchange_id)
+        if client is None or client.closed:
 
-        async def acquire() -> ExchangeClient:
-            hub = exchange_hub()
-            client = await hub.acquire(exchange_id, settings=self.settings)
-            await hub.release(client)  # the hub keeps it while collectors hold it
-            return client
+            async def acquire() -> ExchangeClient:
+                return await exchange_hub().acquire(exchange_id, settings=self.settings)
 
-        return self.runtime.run(acquire(), OPEN_TIMEOUT)
+            client = self._exchanges[exchange_id] = self.runtime.run(acquire(), OPEN_TIMEOUT)
+        return client
 
     # -- processes ---------------------------------------------------------------------------
     def process_infos(self, *, ended_within: float | None = None) -> list[ProcessInfo]:

@@ -15,12 +15,22 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from ohlcv_workbench.errors import ServiceError
 from ohlcv_workbench.services import EmbeddedService, ServiceState
 from ohlcv_workbench.settings import Settings
 
 __all__ = ["EmbeddedSimulator", "simulator_url"]
 
-_children: list[subprocess.Popen[bytes]] = []  # kept so no ResourceWarning fires on collection
+#: started through a launcher that exits at once, so the server is nobody's child here: no
+#: zombie when it stops, and no "subprocess is still running" ResourceWarning at our exit
+_LAUNCHER = (
+    "import os, subprocess, sys\n"
+    "log = open(sys.argv[1], 'ab')\n"
+    "child = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log,"
+    " stderr=subprocess.STDOUT, start_new_session=True)\n"
+    "print(child.pid, flush=True)\n"
+    "os._exit(0)\n"
+)
 
 
 def _get_json(url: str, timeout: float = 1.0) -> Any:
@@ -47,17 +57,18 @@ class EmbeddedSimulator(EmbeddedService):
         self.directory.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "ohlcv_workbench", "sim"]
         argv += ["--port", str(port), "--seed", str(self.seed)]
-        with open(self.log_path, "ab") as log:
-            child = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            )
-        _children.append(child)
-        return child.pid
+        launched = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(self.log_path), *argv],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            timeout=30,
+            check=False,
+        )
+        if launched.returncode != 0 or not launched.stdout.strip().isdigit():
+            raise ServiceError(f"could not launch the simulator: {launched.stderr.strip()}")
+        return int(launched.stdout.strip())
 
     def _answers(self, state: ServiceState) -> bool:
         """``GET /api/v3/ping`` answers ``{}`` and the server runs with the configured seed."""

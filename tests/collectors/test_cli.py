@@ -65,8 +65,8 @@ def test_bad_input_exits_2_and_registers_nothing(env, raw_redis):
 def test_kill_9_midway_then_rerun_equals_an_uninterrupted_run(env, settings, sim, tmp_path):
     key = SeriesKey("sim", "ETH/BTC", "1m")
     args = ("collect", "sim", "ETH/BTC", "--since", "2026-08-01", "--until", "2026-09-01",
-            "--concurrency", "2", "--no-rate-limit", "-q")  # fmt: skip
-    sim.set_faults(latency=0.03, symbols=["ETH/BTC"])  # ~45 pages: about a second
+            "--concurrency", "1", "--no-rate-limit", "-q")  # fmt: skip
+    sim.set_faults(latency=0.05, symbols=["ETH/BTC"])  # 45 pages one by one: over 2 s
     store = SqliteStore(settings.data_dir / "ohlcv.sqlite")
     daemon = spawn(env, *args)
     wait_for(lambda: store.ohlcv_count(key) >= 10_000, what="a third of the backfill")

@@ -119,3 +119,10 @@ def test_interpreter_exit_stops_the_collectors(env, raw_redis):
         rec = json.loads(raw_redis.get(f"process:data:{process_id}"))
         assert rec["status"] == "stopped", rec
     assert not raw_redis.keys("ohlcv_workbench:lease:sim:ETH/BTC:*")
+
+
+def test_exchange_client_stays_open_for_markets(wb):
+    client = wb.exchange("sim")
+    markets = wb.run(client.load_markets())
+    assert "BTC/USDT" in markets and "1s" in client.timeframes
+    assert wb.exchange("sim") is client and not client.closed

@@ -140,4 +140,6 @@ def test_no_unclosed_session_warnings(sim_thread_url):
         warnings.simplefilter("always")
         asyncio.run(main())
         gc.collect()
-    assert [str(w.message) for w in caught] == []
+    # only the warnings of a client left open count: other tests' leftovers may be collected here
+    unclosed = [str(w.message) for w in caught if "nclosed" in str(w.message)]
+    assert unclosed == []
