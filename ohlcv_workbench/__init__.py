@@ -54,11 +54,16 @@ if TYPE_CHECKING:
         Trade,
         open_store,
     )
+    from .widgets import CandleChart, CollectorPanel, Dashboard, HeartbeatMonitor
 
 __version__ = "0.1.0"
 
 #: public names imported on first use: name -> module
 _LAZY = {
+    "CandleChart": ".widgets",
+    "CollectorPanel": ".widgets",
+    "Dashboard": ".widgets",
+    "HeartbeatMonitor": ".widgets",
     "Candle": ".store",
     "CandleRepository": ".store",
     "TimeseriesRepository": ".store",
@@ -104,13 +109,17 @@ def __dir__() -> list[str]:
 __all__ = [
     "Candle",
     "CandleBatch",
+    "CandleChart",
     "CandleRepository",
     "CandleStore",
     "CollectorHandle",
+    "CollectorPanel",
     "CollectorSpec",
     "ConfigError",
+    "Dashboard",
     "ExchangeError",
     "Heartbeat",
+    "HeartbeatMonitor",
     "InputError",
     "InvalidDataError",
     "InvalidTimeRangeError",
