@@ -32,6 +32,9 @@ from .process_cache import (
     ProcessCache,
     ProcessStatus,
     ProcessType,
+)
+from .process_monitor import stop_request_key
+from .process_records import (
     check_component,
     check_message,
     check_process_type,
@@ -40,7 +43,6 @@ from .process_cache import (
     encode_params,
     update_record_args,
 )
-from .process_monitor import stop_request_key
 from .records import SeriesKey
 from .registry_wire import BEAT, registry_errors
 

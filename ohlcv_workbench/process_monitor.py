@@ -24,11 +24,13 @@ import redis.asyncio as aioredis
 
 from .errors import InputError
 from .process_cache import (
-    COMPONENTS_KEY,
-    PREFIX,
     ProcessCache,
     ProcessStatus,
     ProcessType,
+)
+from .process_records import (
+    COMPONENTS_KEY,
+    PREFIX,
     active_key,
     data_key,
 )
