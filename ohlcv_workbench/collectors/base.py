@@ -110,6 +110,7 @@ class Collector(ABC):
         self._ex: ExchangeClient | None = None
         self._stop = asyncio.Event()
         self._opened = False
+        self._retrying = False
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec} {self.state.phase.value}>"
@@ -266,7 +267,14 @@ class Collector(ABC):
         return done
 
     def report(self, message: str, **params: Any) -> None:
-        """Show ``message`` (and params) in the state now and in the next heartbeat."""
+        """Show ``message`` (and params) in the state now and in the next heartbeat.
+
+        The ``retrying`` param of an earlier retry is cleared by the next report that is not
+        about retrying: once the exchange answers again, the record no longer says so.
+        """
+        if self._retrying and "retrying" not in params:
+            params["retrying"] = None
+            self._retrying = False
         self.state.message = message
         self.heartbeat.report(message, **params)
 
@@ -274,6 +282,7 @@ class Collector(ABC):
         """Retry hook for the exchange client: the heartbeat shows the retrying."""
         policy = self.context.retry or self.exchange.retry
         self.report(describe_retry(attempt, error, wait, policy.attempts), retrying=attempt)
+        self._retrying = True
         log.info("%s: %s", self.spec, self.state.message)
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:

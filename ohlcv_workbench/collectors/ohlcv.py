@@ -77,15 +77,20 @@ class OhlcvCollector(Collector):
 
     # -- the work ----------------------------------------------------------------------------
     async def collect(self) -> None:
-        tf = self._tf
-        now = self.exchange.now_ms()
-        end = tf.floor(now) if self.spec.until is None else min(self.spec.until, tf.floor(now))
+        tf, ex = self._tf, self.exchange
+        # the forming candle by the exchange's clock, less its error: what opens before it
+        # has surely closed, so the backfill stores every candle it asks for
+        forming = tf.floor(ex.now_ms() - ex.clock.uncertainty)
+        end = forming if self.spec.until is None else min(self.spec.until, forming)
         start = await self._start(end)
         gaps = await self.in_thread(self.context.store.ohlcv_gaps, self.spec.series, start, end)
         await self._backfill(gaps, start, end)
         if self.spec.until is not None and self.spec.until <= end:
             return
-        await self._live(end)
+        last = self.state.last_ts
+        # live goes on from the last stored candle: one the exchange had not closed yet when
+        # its page was served is asked for again
+        await self._live(end if last is None or last < start else min(end, tf.next(last)))
 
     @property
     def _tf(self) -> Timeframe:

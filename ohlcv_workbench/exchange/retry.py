@@ -14,6 +14,7 @@ reports are those it would have slept, and they count against the time budget.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Awaitable, Callable
@@ -29,6 +30,22 @@ from .translate import retry_reason
 __all__ = ["NO_RETRY", "OnRetry", "RetryPolicy", "describe_retry"]
 
 T = TypeVar("T")
+
+
+class _OwnRetries(logging.Filter):
+    """Drops stamina's WARNING per retry of an exchange call: the collectors report their
+    retries in their heartbeat (and log them at INFO), so stderr is not flooded in a storm.
+    Other uses of stamina keep their log lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        caused_by = str(getattr(record, "stamina.caused_by", ""))
+        return not (
+            record.msg == "stamina.retry_scheduled" and caused_by.startswith(_TEMPORARY_NAMES)
+        )
+
+
+_TEMPORARY_NAMES = tuple(f"{cls.__name__}(" for cls in (TemporaryExchangeError, RateLimitedError))
+logging.getLogger("stamina").addFilter(_OwnRetries())
 
 #: ``on_retry(attempt, error, wait)``: ``attempt`` is the number of the attempt about to be
 #: made (2 after the first failure), ``wait`` the seconds waited before it.

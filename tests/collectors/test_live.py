@@ -86,3 +86,27 @@ def test_live_1s_candles_are_stored_right_after_they_close(wb, raw_redis, redis_
     )
     monitor.close()
     assert monitor.statuses == ["starting", "running", "stopped"], monitor.statuses
+
+
+def test_no_candle_is_lost_between_backfill_and_live(wb, monkeypatch):
+    """A large clock error (slow time requests) must not leave a hole where live begins."""
+    from ohlcv_workbench.exchange.clock import ExchangeClock
+
+    sample = ExchangeClock._sample
+
+    async def uncertain(self, fetch):  # as after a time request with a 0.8 s round trip
+        server = await sample(self, fetch)
+        self.uncertainty = 400
+        return server
+
+    monkeypatch.setattr(ExchangeClock, "_sample", uncertain)
+    key = SeriesKey("sim", "BTC/USDT", "1s")
+    since = (time.time() // 1 - 20) * 1000
+    handle = wb.start_collector("sim", "BTC/USDT", "1s", since=int(since))
+    deadline = time.time() + 20
+    while handle.status is not Phase.LIVE and time.time() < deadline:
+        time.sleep(0.01)
+    time.sleep(2.5)
+    handle.stop()
+    assert wb.store.ohlcv_gaps(key, int(since)) == []
+    assert handle.stored >= 21

@@ -140,3 +140,16 @@ def test_policy_checks_its_bounds():
         RetryPolicy(attempts=0)
     with pytest.raises(ValueError, match="timeout"):
         RetryPolicy(timeout=-1)
+
+
+async def test_stamina_does_not_log_a_warning_per_exchange_retry(caplog):
+    failures = [TemporaryExchangeError("503"), TemporaryExchangeError("503")]
+
+    async def flaky() -> str:
+        if failures:
+            raise failures.pop()
+        return "ok"
+
+    caplog.set_level("DEBUG")
+    assert await RetryPolicy(instant=True).call(flaky) == "ok"
+    assert not [r for r in caplog.records if r.getMessage() == "stamina.retry_scheduled"]
