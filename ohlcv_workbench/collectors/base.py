@@ -111,6 +111,8 @@ class Collector(ABC):
         self._stop = asyncio.Event()
         self._opened = False
         self._retrying = False
+        #: temporary exchange errors retried so far (the ``retries`` param)
+        self.retries = 0
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec} {self.state.phase.value}>"
@@ -281,7 +283,9 @@ class Collector(ABC):
     def on_retry(self, attempt: int, error: TemporaryExchangeError, wait: float) -> None:
         """Retry hook for the exchange client: the heartbeat shows the retrying."""
         policy = self.context.retry or self.exchange.retry
-        self.report(describe_retry(attempt, error, wait, policy.attempts), retrying=attempt)
+        self.retries += 1
+        message = describe_retry(attempt, error, wait, policy.attempts)
+        self.report(message, retrying=attempt, retries=self.retries)
         self._retrying = True
         log.info("%s: %s", self.spec, self.state.message)
 
