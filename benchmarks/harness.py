@@ -291,6 +291,7 @@ class Timed:
     started: float
     stdout: str
     stderr: str
+    returncode: int = 0
 
     def json(self) -> Any:
         """The last stdout line that is JSON."""
@@ -322,4 +323,4 @@ def run_timed(
             f"{' '.join(argv[:6])} ... exited with {done.returncode}:\n"
             f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
         )
-    return Timed(seconds, started, done.stdout, done.stderr)
+    return Timed(seconds, started, done.stdout, done.stderr, done.returncode)
