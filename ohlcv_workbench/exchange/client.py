@@ -27,7 +27,13 @@ from ohlcv_workbench.timeframes import Timeframe
 from .clock import ExchangeClock
 from .history import find_earliest
 from .retry import OnRetry, RetryPolicy
-from .rows import batch_from_ccxt_ohlcv, batch_from_klines, to_batch, trades_from_ccxt
+from .rows import (
+    batch_from_ccxt_ohlcv,
+    batch_from_klines,
+    numeric_rows,
+    to_batch,
+    trades_from_ccxt,
+)
 from .translate import translate
 from .validation import check_symbol, check_timeframe
 
@@ -199,7 +205,9 @@ class ExchangeClient:
                     request["startTime"] = since
                 if until is not None:
                     request["endTime"] = until - 1
-                ts, values = batch_from_klines(await self.api.publicGetKlines(request), where)
+                with numeric_rows():
+                    rows = await self.api.publicGetKlines(request)
+                ts, values = batch_from_klines(rows, where)
             else:
                 rows = await self.api.fetch_ohlcv(symbol, timeframe, since, size)
                 ts, values = batch_from_ccxt_ohlcv(rows, where)

@@ -31,6 +31,7 @@ from ohlcv_workbench.settings import Settings
 
 from .client import ExchangeClient
 from .retry import RetryPolicy
+from .rows import NumericRowsMixin
 from .translate import ResponseInfoMixin
 from .validation import SIM_ID, check_exchange_id
 
@@ -41,10 +42,12 @@ _classes: dict[type[Any], type[Any]] = {}
 
 
 def _with_response_info(cls: type[Any]) -> type[Any]:
-    """``cls`` with :class:`ResponseInfoMixin` mixed in (one subclass per ccxt class)."""
+    """``cls`` with :class:`ResponseInfoMixin` and :class:`NumericRowsMixin` mixed in (one
+    subclass per ccxt class)."""
     klass = _classes.get(cls)
     if klass is None:
-        klass = type(cls.__name__, (ResponseInfoMixin, cls), {"__module__": __name__})
+        bases = (ResponseInfoMixin, NumericRowsMixin, cls)
+        klass = type(cls.__name__, bases, {"__module__": __name__})
         _classes[cls] = klass
     return klass
 

@@ -9,11 +9,15 @@ negative volume) raise :class:`MalformedResponseError`, a permanent error naming
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from operator import itemgetter
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 
 from ohlcv_workbench.records import CandleBatch, PublicTrade
 from ohlcv_workbench.timeframes import Timeframe
@@ -40,6 +44,42 @@ def closed_mask(tf: Timeframe, ts: IntArray, exchange_now: int) -> npt.NDArray[n
         return np.asarray(ts + tf.ms <= exchange_now, dtype=np.bool_)
     ends = np.fromiter((tf.next(int(t)) for t in ts), dtype=np.int64, count=len(ts))
     return np.asarray(ends <= exchange_now, dtype=np.bool_)
+
+
+#: set while a klines request of the fast path is in flight (see :class:`NumericRowsMixin`)
+_NUMERIC_ROWS: ContextVar[bool] = ContextVar("numeric_rows", default=False)
+
+
+@contextmanager
+def numeric_rows() -> Iterator[None]:
+    """Within the block, this task's kline responses are parsed with numbers, not strings."""
+    token = _NUMERIC_ROWS.set(True)
+    try:
+        yield
+    finally:
+        _NUMERIC_ROWS.reset(token)
+
+
+class NumericRowsMixin:
+    """Mixed into a ccxt exchange class: inside :func:`numeric_rows`, a response that is an
+    array of arrays is parsed with its quotes removed, so Binance's numeric strings arrive as
+    numbers (the same IEEE values ``float(text)`` gives) for half the parsing cost. A body that
+    does not parse that way (a non-numeric field) takes ccxt's own path, unchanged.
+    """
+
+    def parse_json(self, http_response: Any) -> Any:
+        """ccxt's JSON parsing, with the fast path above."""
+        if (
+            _NUMERIC_ROWS.get()
+            and isinstance(http_response, str)
+            and http_response.startswith("[[")
+            and "\\" not in http_response
+        ):
+            try:
+                return orjson.loads(http_response.replace('"', ""))
+            except orjson.JSONDecodeError:
+                pass
+        return super().parse_json(http_response)  # type: ignore[misc]
 
 
 def batch_from_klines(rows: Any, where: str) -> tuple[IntArray, FloatArray]:

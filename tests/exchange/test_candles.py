@@ -186,3 +186,14 @@ async def test_time_now_shares_one_clock_sample(sim, client):
     second = await client.time_now()
     assert abs(first - NOW) < 5_000 and second >= first
     assert sim.counters.requests["time"] - before == 1  # one sample served both
+
+
+async def test_numeric_rows_only_inside_the_fast_path(sim, client):
+    from ohlcv_workbench.exchange.rows import numeric_rows
+
+    body = '[[1,"2.50000000","abc"],[3,"0.1"]]'
+    assert client.api.parse_json('[[1,"2.5"]]') == [[1, "2.5"]]  # outside: ccxt's strings
+    with numeric_rows():
+        assert client.api.parse_json('[[1,"2.50000000","3"]]') == [[1, 2.5, 3]]
+        assert client.api.parse_json(body) == [[1, "2.50000000", "abc"], [3, "0.1"]]
+        assert client.api.parse_json('{"code":-1121}') == {"code": -1121}
