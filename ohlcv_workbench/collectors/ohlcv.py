@@ -1,7 +1,8 @@
 """The candle collector: backfill what is missing, then follow closed candles live.
 
 Backfill fills the gaps of the stored series in ``[start, end)``: ``start`` is ``since``
-(raised to the symbol's first candle), else the candle after the last stored one, else the
+(raised to the symbol's first candle, which the first page shows, or a search when that page
+is empty), else the candle after the last stored one, else the
 most recent page (so a chart has history at once); ``end`` is ``until``, else the open of the
 forming candle. Pages are fetched with a few requests in flight (fixed windows, see
 :func:`~ohlcv_workbench.exchange.candle_pages`) while the previous page is being stored, and
@@ -56,6 +57,7 @@ class OhlcvCollector(Collector):
             raise ValueError(f"OhlcvCollector needs an ohlcv spec, got {spec.kind}")
         super().__init__(spec, context)
         self.tf: Timeframe | None = None
+        self._prefetched = 0  # candles of the first page, stored before the gaps were found
 
     @classmethod
     def create(
@@ -101,13 +103,21 @@ class OhlcvCollector(Collector):
     async def _start(self, end: int) -> int:
         tf, key, store = self._tf, self.spec.series, self.context.store
         if self.spec.since is not None:
+            start = tf.ceil(self.spec.since)
             stored_first = await self.in_thread(store.ohlcv_first, key)
-            if stored_first is not None and stored_first <= self.spec.since:
-                return tf.ceil(self.spec.since)  # the listing lies before what is stored
+            if start >= end or (stored_first is not None and stored_first <= start):
+                return start  # the listing lies before what is stored
+            # the first page from since: stored at once, and it shows where the history
+            # begins (Binance answers from the listing when since is before it)
+            page = await self.exchange.fetch_candles(
+                self.spec.symbol, self.spec.timeframe, start, until=end, on_retry=self.on_retry
+            )
+            if len(page):
+                self._prefetched = await self._store(page)
+                return max(start, int(page.ts[0]))
             first = await self.exchange.earliest_candle(
                 self.spec.symbol, self.spec.timeframe, on_retry=self.on_retry
             )
-            start = tf.ceil(self.spec.since)
             return start if first is None else max(start, first)
         last = await self.in_thread(store.ohlcv_last, key)
         if last is not None:
@@ -116,7 +126,8 @@ class OhlcvCollector(Collector):
 
     async def _backfill(self, gaps: list[Gap], start: int, end: int) -> None:
         progress = self.state.progress
-        progress.total = sum(gap.missing for gap in gaps)
+        progress.total = self._prefetched + sum(gap.missing for gap in gaps)
+        progress.done = self._prefetched
         self.state.phase = Phase.BACKFILLING
         self.heartbeat.report(phase="backfill")
         self._report_progress()

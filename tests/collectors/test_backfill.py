@@ -87,8 +87,8 @@ def test_a_second_backfill_fills_only_the_gaps(wb, sim):
     assert handle.wait(30).phase is Phase.STOPPED
     assert handle.stored == 4320 - 1440  # the stored day was not fetched again
     assert wb.store.ohlcv_gaps(key, SINCE, UNTIL) == []
-    # two days in 1,000-candle pages (2 + 2), plus one probe for the symbol's first candle
-    assert sim.counters()["klines"]["SOL/USDT"] == {"1m": 5}
+    # the first page from since (1,000 candles), the rest of that day (1), the last day (2)
+    assert sim.counters()["klines"]["SOL/USDT"] == {"1m": 4}
 
 
 def test_fault_storm_completes_exactly_and_shows_the_retrying(settings, sim, raw_redis, caplog):
@@ -184,3 +184,19 @@ def test_bad_input_is_refused_before_anything_is_registered(wb, raw_redis, args,
     assert after == before
     assert raw_redis.keys("ohlcv_workbench:lease:*") == []
     assert wb.store.ohlcv_inventory() == []
+
+
+def test_since_before_the_listing_starts_at_the_listing(wb, sim):
+    async def listing() -> int | None:
+        async with open_exchange("sim", settings=wb.settings, rate_limit=False) as ex:
+            return await ex.earliest_candle("SUI/USDT", "1m")
+
+    first = wb.run(listing())
+    assert first is not None
+    until = first + 3 * 60 * 60_000  # three hours after the listing
+    sim.reset_counters()
+    handle = wb.start_collector("sim", "SUI/USDT", "1m", since="2015-01-01", until=until)
+    assert handle.wait(30).phase is Phase.STOPPED
+    got = wb.candles("sim", "SUI/USDT", "1m")
+    assert got.index[0].value // 10**6 == first and len(got) == 180
+    assert sim.counters()["klines"]["SUI/USDT"] == {"1m": 1}  # the first page held it all
