@@ -18,7 +18,6 @@ import argparse
 import asyncio
 import dataclasses
 import json
-import signal
 import time
 import urllib.request
 from collections.abc import Awaitable, Callable, Sequence
@@ -28,7 +27,7 @@ from aiohttp import web
 
 from ohlcv_workbench.sim.control import SimControl
 from ohlcv_workbench.sim.markets import BUILTIN_SYMBOLS, SymbolSpec
-from ohlcv_workbench.sim.server import SimConfig, SimServer
+from ohlcv_workbench.sim.server import SimConfig, SimServer, serve_until_signalled
 
 from .harness import Context, Popen, python, stop_process
 
@@ -113,21 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         weight_limit=args.weight_limit or None,
         symbols=BUILTIN_SYMBOLS + extra_symbols(args.extra_symbols),
     )
-    server = BenchSimServer(config)
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await server.start()
-        print(f"simulator: serving on {server.url}", flush=True)
-        try:
-            await stop.wait()
-        finally:
-            await server.close()
-
-    asyncio.run(serve())
+    asyncio.run(serve_until_signalled(BenchSimServer(config)))
     return 0
 
 

@@ -46,9 +46,8 @@ def _replays(items: list[str]) -> dict[str, str]:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Serve until SIGINT or SIGTERM; exit 0."""
     import asyncio
-    import signal
 
-    from ohlcv_workbench.sim.server import SimConfig, SimServer
+    from ohlcv_workbench.sim.server import SimConfig, SimServer, serve_until_signalled
 
     config = SimConfig(
         seed=settings.sim_seed if args.seed is None else args.seed,
@@ -59,20 +58,5 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         weight_limit=args.weight_limit or None,
         replays=_replays(args.replay),
     )
-    server = SimServer(config)
-
-    async def serve() -> None:
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        await server.start()
-        print(f"simulator: serving on {server.url} (seed {config.seed})", flush=True)
-        try:
-            await stop.wait()
-        finally:
-            await server.close()
-        print("simulator: stopped", flush=True)
-
-    asyncio.run(serve())
+    asyncio.run(serve_until_signalled(SimServer(config), f" (seed {config.seed})"))
     return 0

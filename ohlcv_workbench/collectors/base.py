@@ -1,10 +1,11 @@
 """The collector lifecycle shared by candle and trade collectors.
 
-:meth:`Collector.open` checks the request against the exchange (exchange id, timeframe,
-symbol, ``since`` not in the future) and only then registers the process (STARTING) and takes
-the series lease, so bad input never reaches Redis. :meth:`Collector.run_opened` goes RUNNING,
-does the work and always leaves through the heartbeat's exit: ``stop_process`` with STOPPED
-("Collected N candles"), or ERROR with the reason, and the lease released, whatever the ending.
+:meth:`Collector.prepare` checks the request against the exchange (exchange id, timeframe,
+symbol, ``since`` not in the future); only then does :meth:`Collector.register` take the series
+lease and register the process (STARTING), so bad input never reaches Redis.
+:meth:`Collector.run_opened` goes RUNNING, does the work and always leaves through the
+heartbeat's exit: ``stop_process`` with STOPPED ("Collected N candles"), or ERROR with the
+reason, and the lease released, whatever the ending.
 
 A stop (``stop()``, a stop request through Redis, or a lost lease) cancels the work between
 two store writes: a write that has begun always completes, so what is stored stays exact.
@@ -119,28 +120,24 @@ class Collector(ABC):
 
     @property
     def exchange(self) -> ExchangeClient:
-        """The shared exchange client (after :meth:`open`)."""
+        """The shared exchange client (after :meth:`prepare`)."""
         if self._ex is None:
             raise RuntimeError(f"{self!r} is not open")
         return self._ex
 
     @property
     def heartbeat(self) -> Heartbeat:
-        """The heartbeat (after :meth:`open`)."""
+        """The heartbeat (after :meth:`register`)."""
         if self._hb is None:
             raise RuntimeError(f"{self!r} is not open")
         return self._hb
 
     # -- lifecycle ---------------------------------------------------------------------------
     async def run(self) -> CollectorState:
-        """Open, collect until done or stopped, and close; the final state."""
-        await self.open()
-        return await self.run_opened()
-
-    async def open(self) -> None:
-        """:meth:`prepare`, then :meth:`register`."""
+        """Prepare, register, collect until done or stopped, and close; the final state."""
         await self.prepare()
         await self.register()
+        return await self.run_opened()
 
     async def prepare(self) -> None:
         """Open the exchange and validate the request against it; nothing is registered.
@@ -195,7 +192,7 @@ class Collector(ABC):
         await self._stack.aclose()
 
     async def run_opened(self) -> CollectorState:
-        """Collect (after :meth:`open`) and always close; the final state.
+        """Collect (after :meth:`prepare` and :meth:`register`) and always close; the final state.
 
         Raises what ended the work (after recording ERROR), or CancelledError.
         """

@@ -23,7 +23,7 @@ import logging
 from ohlcv_workbench.errors import TemporaryExchangeError
 from ohlcv_workbench.exchange import ExchangeClient, candle_pages
 from ohlcv_workbench.records import CandleBatch
-from ohlcv_workbench.store.models import Gap, TimeLike, iso
+from ohlcv_workbench.store.models import Gap, iso
 from ohlcv_workbench.timeframes import Timeframe
 
 from .base import Collector, CollectorContext, Phase
@@ -48,8 +48,8 @@ class OhlcvCollector(Collector):
 
     ::
 
-        collector = OhlcvCollector.create(context, "sim", "BTC/USDT", "1m", since="2026-01-01")
-        state = await collector.run()
+        spec = CollectorSpec.create("sim", "BTC/USDT", "1m", since="2026-01-01")
+        state = await OhlcvCollector(spec, context).run()
     """
 
     def __init__(self, spec: CollectorSpec, context: CollectorContext) -> None:
@@ -58,19 +58,6 @@ class OhlcvCollector(Collector):
         super().__init__(spec, context)
         self.tf: Timeframe | None = None
         self._prefetched = 0  # candles of the first page, stored before the gaps were found
-
-    @classmethod
-    def create(
-        cls,
-        context: CollectorContext,
-        exchange: str,
-        symbol: str,
-        timeframe: str = "1m",
-        since: TimeLike | None = None,
-        until: TimeLike | None = None,
-    ) -> OhlcvCollector:
-        """Build from plain arguments (times: ms, datetime, Timestamp or ISO text)."""
-        return cls(CollectorSpec.create(exchange, symbol, timeframe, since, until), context)
 
     async def validate(self, ex: ExchangeClient) -> None:
         self.tf = ex.check_timeframe(self.spec.timeframe)

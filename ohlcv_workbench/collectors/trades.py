@@ -14,7 +14,7 @@ import logging
 from ohlcv_workbench.errors import InputError, TemporaryExchangeError
 from ohlcv_workbench.exchange import ExchangeClient
 from ohlcv_workbench.records import PublicTrade
-from ohlcv_workbench.store.models import TimeLike, iso
+from ohlcv_workbench.store.models import iso
 
 from .base import Collector, CollectorContext, Phase
 from .spec import CollectorKind, CollectorSpec
@@ -40,19 +40,6 @@ class TradeCollector(Collector):
         if spec.kind is not CollectorKind.TRADES:
             raise ValueError(f"TradeCollector needs a trades spec, got {spec.kind}")
         super().__init__(spec, context)
-
-    @classmethod
-    def create(
-        cls,
-        context: CollectorContext,
-        exchange: str,
-        symbol: str,
-        since: TimeLike | None = None,
-        until: TimeLike | None = None,
-    ) -> TradeCollector:
-        """Build from plain arguments (times: ms, datetime, Timestamp or ISO text)."""
-        spec = CollectorSpec.create(exchange, symbol, since=since, until=until, kind="trades")
-        return cls(spec, context)
 
     async def validate(self, ex: ExchangeClient) -> None:
         if not (ex.api.has or {}).get("fetchTrades"):

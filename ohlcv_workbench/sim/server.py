@@ -28,7 +28,7 @@ from .markets import BUILTIN_SYMBOLS, SymbolSpec, exchange_info
 from .replay import ReplayMarket, load_ohlcv
 from .series import GeneratedMarket, Series, plan_klines
 
-__all__ = ["BinanceError", "SimConfig", "SimServer", "ccxt_config"]
+__all__ = ["BinanceError", "SimConfig", "SimServer", "ccxt_config", "serve_until_signalled"]
 
 log = logging.getLogger(__name__)
 
@@ -374,3 +374,21 @@ class SimServer:
     def _count_trades(self, series: Series, rows: list[str]) -> None:
         self.counters.trades[series.spec.symbol] += 1
         self.counters.rows["trades"] += len(rows)
+
+
+async def serve_until_signalled(server: SimServer, note: str = "") -> None:
+    """Start ``server``, print ``simulator: serving on URL{note}``, serve until SIGINT or
+    SIGTERM, then close it and print ``simulator: stopped`` (the foreground commands)."""
+    import signal
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await server.start()
+    print(f"simulator: serving on {server.url}{note}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        await server.close()
+    print("simulator: stopped", flush=True)
