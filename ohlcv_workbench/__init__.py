@@ -1,13 +1,22 @@
 """ohlcv_workbench: collect and explore crypto OHLCV candles from a notebook.
 
-The public surface is what ``__all__`` lists; everything else is an implementation module.
+The public surface comes in two tiers. ``__all__`` here is what an analyst uses: the
+:class:`Workbench`, its widgets, the store and exchange entry points, the typed records, the
+errors, times and timeframes, and fullon's ProcessCache names. The internals have homes of
+their own, each with its ``__all__``:
+
+- :mod:`ohlcv_workbench.registry`: ProcessCache, heartbeats, leases, the process monitor;
+- :mod:`ohlcv_workbench.collectors`: specs, collectors, their manager and setup;
+- :mod:`ohlcv_workbench.exchange`, :mod:`ohlcv_workbench.store`, :mod:`ohlcv_workbench.sim`,
+  :mod:`ohlcv_workbench.services`, :mod:`ohlcv_workbench.widgets`.
+
 Heavy parts (ccxt, Redis, the store, widgets) are imported on first use of their names, so
 ``import ohlcv_workbench`` and the CLI start fast.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ._lazy import lazy_exports
 from .errors import (
     ConfigError,
     ExchangeError,
@@ -30,21 +39,13 @@ from .errors import (
 from .records import CandleBatch, OhlcvRow, PublicTrade, SeriesKey
 from .settings import Settings
 from .timeframes import Timeframe, timeframe
+from .times import iso, to_ms
 
 if TYPE_CHECKING:
-    from .collectors import (
-        CollectorSpec,
-        OhlcvCollector,
-        Phase,
-        Progress,
-        TradeCollector,
-    )
+    from .collectors import Phase
     from .exchange import RetryPolicy, open_exchange
-    from .heartbeat import Heartbeat
-    from .leases import LeaseHolder, SeriesLease
-    from .process_cache import ProcessCache, ProcessStatus, ProcessType
-    from .process_monitor import ProcessInfo, list_processes, processes_frame, request_stop
-    from .runtime import CollectorHandle, Workbench
+    from .registry import ProcessCache, ProcessStatus, ProcessType
+    from .runtime import CollectorHandle
     from .store import (
         Candle,
         CandleRepository,
@@ -55,56 +56,35 @@ if TYPE_CHECKING:
         open_store,
     )
     from .widgets import CandleChart, CollectorPanel, Dashboard, HeartbeatMonitor
+    from .workbench import Workbench
 
 __version__ = "0.1.0"
 
 #: public names imported on first use: name -> module
 _LAZY = {
-    "CandleChart": ".widgets",
-    "CollectorPanel": ".widgets",
-    "Dashboard": ".widgets",
-    "HeartbeatMonitor": ".widgets",
-    "Candle": ".store",
-    "CandleRepository": ".store",
-    "TimeseriesRepository": ".store",
-    "Trade": ".store",
-    "CandleStore": ".store",
-    "CollectorHandle": ".runtime",
-    "CollectorSpec": ".collectors",
-    "Heartbeat": ".heartbeat",
-    "LeaseHolder": ".leases",
-    "OhlcvCollector": ".collectors",
-    "Phase": ".collectors",
-    "ProcessCache": ".process_cache",
-    "ProcessInfo": ".process_monitor",
-    "ProcessStatus": ".process_cache",
-    "ProcessType": ".process_cache",
-    "Progress": ".collectors",
-    "QualityReport": ".store",
-    "RetryPolicy": ".exchange",
-    "SeriesLease": ".leases",
-    "TradeCollector": ".collectors",
-    "Workbench": ".runtime",
-    "list_processes": ".process_monitor",
-    "open_exchange": ".exchange",
-    "open_store": ".store",
-    "processes_frame": ".process_monitor",
-    "request_stop": ".process_monitor",
+    "Candle": "store",
+    "CandleChart": "widgets",
+    "CandleRepository": "store",
+    "CandleStore": "store",
+    "CollectorHandle": "runtime",
+    "CollectorPanel": "widgets",
+    "Dashboard": "widgets",
+    "HeartbeatMonitor": "widgets",
+    "Phase": "collectors",
+    "ProcessCache": "registry",
+    "ProcessStatus": "registry",
+    "ProcessType": "registry",
+    "QualityReport": "store",
+    "RetryPolicy": "exchange",
+    "TimeseriesRepository": "store",
+    "Trade": "store",
+    "Workbench": "workbench",
+    "open_exchange": "exchange",
+    "open_store": "store",
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(import_module(module, __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_LAZY})
-
+__getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
     "Candle",
@@ -114,25 +94,19 @@ __all__ = [
     "CandleStore",
     "CollectorHandle",
     "CollectorPanel",
-    "CollectorSpec",
     "ConfigError",
     "Dashboard",
     "ExchangeError",
-    "Heartbeat",
     "HeartbeatMonitor",
     "InputError",
     "InvalidDataError",
     "InvalidTimeRangeError",
-    "LeaseHolder",
-    "OhlcvCollector",
     "OhlcvRow",
     "PermanentExchangeError",
     "Phase",
     "ProcessCache",
-    "ProcessInfo",
     "ProcessStatus",
     "ProcessType",
-    "Progress",
     "PublicTrade",
     "QualityReport",
     "RateLimitedError",
@@ -141,7 +115,6 @@ __all__ = [
     "RetryPolicy",
     "SeriesBusyError",
     "SeriesKey",
-    "SeriesLease",
     "ServiceError",
     "Settings",
     "StoreError",
@@ -149,16 +122,14 @@ __all__ = [
     "Timeframe",
     "TimeseriesRepository",
     "Trade",
-    "TradeCollector",
     "UnknownExchangeError",
     "UnknownSymbolError",
     "UnsupportedTimeframeError",
     "Workbench",
     "WorkbenchError",
-    "list_processes",
+    "iso",
     "open_exchange",
     "open_store",
-    "processes_frame",
-    "request_stop",
     "timeframe",
+    "to_ms",
 ]

@@ -9,7 +9,6 @@ workbench joins an existing fullon Redis.
 from __future__ import annotations
 
 import difflib
-import logging
 import math
 import os
 from collections.abc import Callable, Mapping
@@ -150,10 +149,6 @@ class Settings:
                 values["redis_url"] = fullon
                 values["redis_source"] = "fullon"
         return cls(**values)  # type: ignore[arg-type]
-
-    def configure_logging(self) -> None:
-        """Apply ``log_level`` to the package's logger."""
-        logging.getLogger("ohlcv_workbench").setLevel(self.log_level)
 
 
 def _data_dir(name: str, raw: str) -> Path:

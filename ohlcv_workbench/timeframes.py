@@ -46,11 +46,6 @@ class Timeframe:
     months: int | None  # month-based timeframes only
 
     @property
-    def is_fixed(self) -> bool:
-        """True when every candle lasts the same number of milliseconds."""
-        return self.ms is not None
-
-    @property
     def nominal_ms(self) -> int:
         """Duration in ms (30 days per month for month-based timeframes)."""
         return self.ms if self.ms is not None else 30 * DAY * (self.months or 1)

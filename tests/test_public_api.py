@@ -2,6 +2,7 @@
 
 import ohlcv_workbench
 
+#: the analyst's tier: what a notebook uses
 EXPECTED = {
     "Candle",
     "CandleBatch",
@@ -10,25 +11,19 @@ EXPECTED = {
     "CandleStore",
     "CollectorHandle",
     "CollectorPanel",
-    "CollectorSpec",
     "ConfigError",
     "Dashboard",
     "ExchangeError",
-    "Heartbeat",
     "HeartbeatMonitor",
     "InputError",
     "InvalidDataError",
     "InvalidTimeRangeError",
-    "LeaseHolder",
-    "OhlcvCollector",
     "OhlcvRow",
     "PermanentExchangeError",
     "Phase",
     "ProcessCache",
-    "ProcessInfo",
     "ProcessStatus",
     "ProcessType",
-    "Progress",
     "PublicTrade",
     "QualityReport",
     "RateLimitedError",
@@ -37,7 +32,6 @@ EXPECTED = {
     "RetryPolicy",
     "SeriesBusyError",
     "SeriesKey",
-    "SeriesLease",
     "ServiceError",
     "Settings",
     "StoreError",
@@ -45,24 +39,54 @@ EXPECTED = {
     "Timeframe",
     "TimeseriesRepository",
     "Trade",
-    "TradeCollector",
     "UnknownExchangeError",
     "UnknownSymbolError",
     "UnsupportedTimeframeError",
     "Workbench",
     "WorkbenchError",
-    "list_processes",
+    "iso",
     "open_exchange",
     "open_store",
-    "processes_frame",
-    "request_stop",
     "timeframe",
+    "to_ms",
 }
+
+#: the second tier: each subpackage's own surface
+SUBPACKAGES = {
+    "registry": {
+        "PROCESS_TTL", "Heartbeat", "LeaseHolder", "ProcessCache", "ProcessInfo", "ProcessStatus",
+        "ProcessType", "SeriesLease", "list_processes", "processes_frame", "request_stop",
+    },
+    "collectors": {
+        "TRADES_TIMEFRAME", "CollectionSetup", "Collector", "CollectorContext", "CollectorKind",
+        "CollectorManager", "CollectorSpec", "CollectorState", "Mode", "OhlcvCollector", "Phase",
+        "Progress", "TradeCollector", "collector_for",
+    },
+}  # fmt: skip
 
 
 def test_all_is_pinned():
     assert set(ohlcv_workbench.__all__) == EXPECTED
     assert sorted(ohlcv_workbench.__all__) == ohlcv_workbench.__all__
+
+
+def test_subpackage_surfaces_are_pinned():
+    import importlib
+
+    for name, expected in SUBPACKAGES.items():
+        module = importlib.import_module(f"ohlcv_workbench.{name}")
+        assert set(module.__all__) == expected, name
+        for public in module.__all__:
+            assert getattr(module, public) is not None
+
+
+def test_fullons_import_path_still_works():
+    from ohlcv_workbench.process_cache import ProcessCache, ProcessStatus, ProcessType
+    from ohlcv_workbench.registry import ProcessCache as Home
+
+    assert ProcessCache is Home
+    assert ProcessStatus("running") is ProcessStatus.RUNNING
+    assert ProcessType("ohlcv") is ProcessType.OHLCV
 
 
 def test_every_public_name_resolves_and_is_documented():

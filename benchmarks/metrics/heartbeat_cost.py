@@ -1,6 +1,6 @@
 """Metric 5, ``heartbeat_cost``: Redis round trips per heartbeat, and 200 live collectors' CPU.
 
-``heartbeat_cost:round_trips``: a :class:`~ohlcv_workbench.heartbeat.Heartbeat` (with a series
+``heartbeat_cost:round_trips``: a :class:`~ohlcv_workbench.registry.Heartbeat` (with a series
 lease, as collectors hold one) beats N times against the run's embedded Redis while ``MONITOR``
 records, server-side, every command each client sends; the figure is the commands the
 heartbeat's client sent between two marks divided by the beats in between. Commands the Lua
@@ -19,15 +19,14 @@ from benchmarks.harness import Context, Result, Target
 from benchmarks.redis_monitor import Monitor
 
 if TYPE_CHECKING:
-    from ohlcv_workbench.heartbeat import Heartbeat
+    from ohlcv_workbench.registry import Heartbeat
 
 NAME = "heartbeat_cost"
 
 
 async def _round_trips(url: str, beats: int, interval: float) -> Result:
-    from ohlcv_workbench.heartbeat import Heartbeat
-    from ohlcv_workbench.process_cache import ProcessCache, ProcessStatus, ProcessType
     from ohlcv_workbench.records import SeriesKey
+    from ohlcv_workbench.registry import Heartbeat, ProcessCache, ProcessStatus, ProcessType
 
     series = SeriesKey("sim", "BTC/USDT", "1m")
     async with ProcessCache(url) as cache:

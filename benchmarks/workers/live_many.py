@@ -15,8 +15,8 @@ import threading
 import time
 from collections.abc import Sequence
 
+from ohlcv_workbench import Workbench
 from ohlcv_workbench.collectors import Phase
-from ohlcv_workbench.runtime.workbench import Workbench
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -56,22 +56,16 @@ def _time(text: str | None) -> int | str | None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the ``collect`` command."""
     if args.concurrency < 1:
-        print(f"ohlcv-workbench: error: --concurrency {args.concurrency}: expected >= 1")
+        print(
+            f"ohlcv-workbench: error: --concurrency {args.concurrency}: expected >= 1",
+            file=sys.stderr,
+        )
         return 2
     return asyncio.run(_collect(args, settings))
 
 
 async def _collect(args: argparse.Namespace, settings: Settings) -> int:
-    from ohlcv_workbench.collectors import (
-        CollectorContext,
-        CollectorKind,
-        CollectorManager,
-        CollectorSpec,
-        Phase,
-    )
-    from ohlcv_workbench.exchange import close_exchanges
-    from ohlcv_workbench.process_cache import ProcessCache
-    from ohlcv_workbench.store import open_store
+    from ohlcv_workbench.collectors import CollectionSetup, CollectorKind, CollectorSpec, Phase
 
     kind = CollectorKind.TRADES if args.trades else CollectorKind.OHLCV
     specs = [
@@ -84,35 +78,28 @@ async def _collect(args: argparse.Namespace, settings: Settings) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    store = open_store(settings)
-    cache = ProcessCache(settings=settings)
-    context = CollectorContext(
-        settings, cache, store, rate_limit=not args.no_rate_limit, concurrency=args.concurrency
-    )
     params = {"pid": os.getpid(), "args": [DAEMON_COMPONENT, *sys.argv[1:]]}
-    try:
-        manager = CollectorManager(context, DAEMON_COMPONENT, params, register_host="first_start")
-        async with manager:
-            collectors = await manager.start_many(specs)
-            display = asyncio.create_task(_display(collectors, args.quiet, sys.stderr))
-            ended = asyncio.gather(*(manager.wait(c) for c in collectors))
-            waiters: set[asyncio.Future[Any]] = {
-                ended,
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(manager.stop_requested.wait()),
-            }
-            _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for waiter in pending:
-                waiter.cancel()
-            await manager.stop_all()
-            display.cancel()
-            await asyncio.wait({display})
-            _final(collectors, args.quiet, sys.stderr)
-    finally:
-        await close_exchanges()
-        await cache.aclose()
-        context.worker.close()
-        store.close()
+    setup = CollectionSetup(
+        settings, DAEMON_COMPONENT, params, register_host="first_start",
+        rate_limit=not args.no_rate_limit, concurrency=args.concurrency,
+    )  # fmt: skip
+    async with setup:
+        manager = setup.manager
+        collectors = await manager.start_many(specs)
+        display = asyncio.create_task(_display(collectors, args.quiet, sys.stderr))
+        ended = asyncio.gather(*(manager.wait(c) for c in collectors))
+        waiters: set[asyncio.Future[Any]] = {
+            ended,
+            asyncio.ensure_future(stop.wait()),
+            asyncio.ensure_future(manager.stop_requested.wait()),
+        }
+        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending:
+            waiter.cancel()
+        await manager.stop_all()
+        display.cancel()
+        await asyncio.wait({display})
+        _final(collectors, args.quiet, sys.stderr)
     return 1 if any(c.state.phase is Phase.ERROR for c in collectors) else 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ohlcv_workbench.errors import ConfigError
-from ohlcv_workbench.services import embedded_services
+from ohlcv_workbench.services.catalog import embedded_services
 from ohlcv_workbench.settings import Settings
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from ohlcv_workbench.services import embedded_services
+from ohlcv_workbench.services.catalog import embedded_services
 from ohlcv_workbench.settings import Settings
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import sys
 from typing import TYPE_CHECKING, Any
 
 from ohlcv_workbench.settings import Settings
 
 if TYPE_CHECKING:
-    from ohlcv_workbench.process_monitor import ProcessInfo
+    from ohlcv_workbench.registry import ProcessInfo
 
 #: process statuses that mean "still working"
 _WORKING = ("starting", "running", "processing")
@@ -39,16 +40,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _status_of(info: ProcessInfo) -> str:
-    status = str(getattr(info.status, "value", info.status))
-    return f"{status} STALE" if info.stale else status
+    return f"{info.status} STALE" if info.stale else info.status
 
 
 def _as_json(info: ProcessInfo) -> dict[str, Any]:
     return {
         "process_id": info.process_id,
-        "process_type": str(getattr(info.process_type, "value", info.process_type)),
+        "process_type": info.process_type,
         "component": info.component,
-        "status": str(getattr(info.status, "value", info.status)),
+        "status": info.status,
         "stale": info.stale,
         "active": info.active,
         "heartbeat_age": round(info.heartbeat_age, 3),
@@ -61,8 +61,7 @@ def _as_json(info: ProcessInfo) -> dict[str, Any]:
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
     """Run the ``status`` command."""
-    from ohlcv_workbench.process_cache import ProcessCache
-    from ohlcv_workbench.process_monitor import list_processes
+    from ohlcv_workbench.registry import ProcessCache, list_processes
 
     async def listing() -> list[ProcessInfo]:
         async with ProcessCache(settings=settings) as cache:
@@ -90,8 +89,7 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
 
 def run_stop(args: argparse.Namespace, settings: Settings) -> int:
     """Run the ``stop`` command."""
-    from ohlcv_workbench.process_cache import ProcessCache
-    from ohlcv_workbench.process_monitor import request_stop
+    from ohlcv_workbench.registry import ProcessCache, request_stop
 
     timeout = args.timeout if args.timeout is not None else 3 * settings.heartbeat_interval + 2
 
@@ -114,7 +112,10 @@ def run_stop(args: argparse.Namespace, settings: Settings) -> int:
         print(f"stop requested for {process_id}")
         return 0
     if status in _WORKING:
-        print(f"{process_id} is still {status} after {timeout:.0f} s")
+        print(
+            f"ohlcv-workbench: error: {process_id} is still {status} after {timeout:.0f} s",
+            file=sys.stderr,
+        )
         return 1
     print(f"{process_id}: {status or 'gone'}")
     return 0

@@ -2,21 +2,25 @@
 
 ::
 
-    context = CollectorContext(settings, cache, store)
-    async with CollectorManager(context, "ohlcv_daemon", {"args": argv}) as manager:
-        collector = await manager.start(CollectorSpec.create("sim", "BTC/USDT", "1m", since=t0))
-        state = await manager.wait(collector)
+    async with CollectionSetup(settings, "ohlcv_daemon", {"args": argv}) as setup:
+        collector = await setup.manager.start(CollectorSpec.create("sim", "BTC/USDT", "1m"))
+        state = await setup.manager.wait(collector)
+
+:class:`CollectionSetup` builds the store, the ProcessCache, the :class:`CollectorContext` and
+the :class:`CollectorManager` that hosts the collectors, and shuts them down in order.
 """
 
 from .base import Collector, CollectorContext, CollectorState, Phase
 from .manager import CollectorManager, collector_for
 from .ohlcv import OhlcvCollector
-from .progress import Progress, format_duration
+from .progress import Progress
+from .setup import CollectionSetup
 from .spec import TRADES_TIMEFRAME, CollectorKind, CollectorSpec, Mode
 from .trades import TradeCollector
 
 __all__ = [
     "TRADES_TIMEFRAME",
+    "CollectionSetup",
     "Collector",
     "CollectorContext",
     "CollectorKind",
@@ -29,5 +33,4 @@ __all__ = [
     "Progress",
     "TradeCollector",
     "collector_for",
-    "format_duration",
 ]

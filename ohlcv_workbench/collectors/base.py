@@ -25,8 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from ohlcv_workbench.errors import RegistryError, TemporaryExchangeError
 from ohlcv_workbench.exchange import ExchangeClient, RetryPolicy, describe_retry, exchange_hub
-from ohlcv_workbench.heartbeat import Heartbeat
-from ohlcv_workbench.process_cache import ProcessCache, ProcessStatus, ProcessType
+from ohlcv_workbench.registry import Heartbeat, ProcessCache, ProcessStatus, ProcessType
 from ohlcv_workbench.settings import Settings
 
 from .progress import Progress

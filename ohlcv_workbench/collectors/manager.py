@@ -12,19 +12,21 @@ import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, Literal, Self, get_args
 
-from ohlcv_workbench.heartbeat import Heartbeat
-from ohlcv_workbench.process_cache import ProcessStatus, ProcessType
+from ohlcv_workbench.registry import Heartbeat, ProcessStatus, ProcessType
 
 from .base import Collector, CollectorContext, CollectorState
 from .ohlcv import OhlcvCollector
 from .spec import CollectorKind, CollectorSpec
 from .trades import TradeCollector
 
-__all__ = ["CollectorManager", "collector_for"]
+__all__ = ["CollectorManager", "RegisterHost", "collector_for"]
 
 log = logging.getLogger(__name__)
+
+#: when the host registers: at once, or once a first collector passed its validation
+RegisterHost = Literal["now", "first_start"]
 
 #: seconds a stop waits for a collector to end before cancelling it
 STOP_TIMEOUT = 10.0
@@ -52,9 +54,9 @@ class CollectorManager:
         host_component: str,
         host_params: Mapping[str, Any] | None = None,
         *,
-        register_host: str = "now",
+        register_host: RegisterHost = "now",
     ) -> None:
-        if register_host not in ("now", "first_start"):
+        if register_host not in get_args(RegisterHost):
             raise ValueError(f"register_host={register_host!r}: expected 'now' or 'first_start'")
         self.context = context
         self._register_now = register_host == "now"

@@ -23,8 +23,9 @@ import logging
 from ohlcv_workbench.errors import TemporaryExchangeError
 from ohlcv_workbench.exchange import ExchangeClient, candle_pages
 from ohlcv_workbench.records import CandleBatch
-from ohlcv_workbench.store.models import Gap, iso
+from ohlcv_workbench.store.models import Gap
 from ohlcv_workbench.timeframes import Timeframe
+from ohlcv_workbench.times import iso
 
 from .base import Collector, CollectorContext, Phase
 from .spec import CollectorKind, CollectorSpec

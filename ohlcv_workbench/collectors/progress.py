@@ -5,19 +5,9 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-__all__ = ["Progress", "format_duration"]
+from ohlcv_workbench.times import format_duration
 
-
-def format_duration(seconds: float) -> str:
-    """``"1h02m"``, ``"3m05s"`` or ``"12s"``."""
-    seconds = max(0, round(seconds))
-    hours, rest = divmod(seconds, 3600)
-    minutes, secs = divmod(rest, 60)
-    if hours:
-        return f"{hours}h{minutes:02d}m"
-    if minutes:
-        return f"{minutes}m{secs:02d}s"
-    return f"{secs}s"
+__all__ = ["Progress"]
 
 
 @dataclass

@@ -7,7 +7,7 @@ from enum import StrEnum
 
 from ohlcv_workbench.errors import InputError, InvalidTimeRangeError
 from ohlcv_workbench.records import SeriesKey
-from ohlcv_workbench.store.models import TimeLike, iso, to_ms
+from ohlcv_workbench.times import TimeLike, iso, to_ms
 
 __all__ = ["TRADES_TIMEFRAME", "CollectorKind", "CollectorSpec", "Mode"]
 

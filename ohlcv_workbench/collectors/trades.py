@@ -14,7 +14,7 @@ import logging
 from ohlcv_workbench.errors import InputError, TemporaryExchangeError
 from ohlcv_workbench.exchange import ExchangeClient
 from ohlcv_workbench.records import PublicTrade
-from ohlcv_workbench.store.models import iso
+from ohlcv_workbench.times import iso
 
 from .base import Collector, CollectorContext, Phase
 from .spec import CollectorKind, CollectorSpec

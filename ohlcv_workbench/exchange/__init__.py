@@ -15,8 +15,9 @@ by a :class:`RetryPolicy` (stamina); nothing outside this package needs to impor
 """
 
 from .client import ExchangeClient
-from .history import candle_pages, find_earliest, page_windows
+from .history import find_earliest, page_windows
 from .hub import ExchangeHub, close_exchanges, create_ccxt, exchange_hub, open_exchange
+from .pages import candle_pages
 from .retry import NO_RETRY, OnRetry, RetryPolicy, describe_retry
 from .translate import MalformedResponseError, retry_reason, translate
 from .validation import SIM_ID, check_exchange_id, known_exchange_ids

@@ -32,11 +32,6 @@ class ExchangeClock:
         self._lock = asyncio.Lock()
 
     @property
-    def synced(self) -> bool:
-        """True once a sample was taken (always True without ``fetch_time``)."""
-        return self._fetch is None or self._synced_at is not None
-
-    @property
     def stale(self) -> bool:
         """True when a (new) sample is due."""
         if self._fetch is None:

@@ -27,6 +27,7 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
+from ohlcv_workbench.services.simulator import simulator_url
 from ohlcv_workbench.settings import Settings
 
 from .client import ExchangeClient
@@ -107,8 +108,6 @@ class ExchangeHub:
         return entry.refs if entry is not None and entry.client is client else 0
 
     async def _sim_url(self, settings: Settings | None) -> str:
-        from ohlcv_workbench.sim.service import simulator_url
-
         settings = settings or self._settings or Settings.from_env()
         if settings.sim_url is not None:
             return settings.sim_url

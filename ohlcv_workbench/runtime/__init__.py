@@ -1,7 +1,10 @@
-"""The notebook runtime: a loop thread, the Workbench facade and collector handles."""
+"""The engine under the Workbench: one event loop in a background thread, and collector handles.
+
+The :class:`~ohlcv_workbench.Workbench` facade (``ohlcv_workbench/workbench.py``) builds on
+these; widgets use them directly.
+"""
 
 from .handle import CollectorHandle
 from .loop import LoopThread
-from .workbench import Workbench
 
-__all__ = ["CollectorHandle", "LoopThread", "Workbench"]
+__all__ = ["CollectorHandle", "LoopThread"]

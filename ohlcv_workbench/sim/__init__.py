@@ -8,17 +8,17 @@
 
 Data are deterministic (a pure function of seed, symbol and open time), larger intervals are
 exact aggregates of smaller ones, and faults, the clock and counters are driven in-process
-(:class:`SimServer`) or over HTTP (:class:`SimControl`). :func:`simulator_url` returns the
-configured simulator or the machine's shared embedded one.
+(:class:`SimServer`) or over HTTP (:class:`SimControl`). The machine's shared simulator is an
+embedded service: :func:`ohlcv_workbench.services.simulator_url`.
 
-Names are imported on first use, so importing this package (e.g. for the embedded service)
-stays cheap.
+Names are imported on first use, so importing this package stays cheap.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ohlcv_workbench._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from .clock import SimClock
@@ -26,13 +26,11 @@ if TYPE_CHECKING:
     from .faults import Counters, Faults
     from .markets import BUILTIN_SYMBOLS, SymbolSpec
     from .server import SimConfig, SimServer, ccxt_config
-    from .service import EmbeddedSimulator, simulator_url
     from .thread import SimThread
 
 __all__ = [
     "BUILTIN_SYMBOLS",
     "Counters",
-    "EmbeddedSimulator",
     "Faults",
     "SimClock",
     "SimConfig",
@@ -41,13 +39,11 @@ __all__ = [
     "SimThread",
     "SymbolSpec",
     "ccxt_config",
-    "simulator_url",
 ]
 
 _HOMES = {
     "BUILTIN_SYMBOLS": "markets",
     "Counters": "faults",
-    "EmbeddedSimulator": "service",
     "Faults": "faults",
     "SimClock": "clock",
     "SimConfig": "server",
@@ -56,18 +52,7 @@ _HOMES = {
     "SimThread": "thread",
     "SymbolSpec": "markets",
     "ccxt_config": "server",
-    "simulator_url": "service",
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{home}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(__all__)
+__getattr__, __dir__ = lazy_exports(__name__, _HOMES)

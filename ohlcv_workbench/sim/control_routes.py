@@ -12,18 +12,40 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from .faults import Faults
+from .clock import SimClock
+from .faults import Counters, Faults, WeightLimiter
 
-if TYPE_CHECKING:
-    from .server import SimServer
-
-__all__ = ["add_control_routes"]
+__all__ = ["Controllable", "add_control_routes"]
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class Controllable(Protocol):
+    """What the control endpoints steer (the :class:`~.server.SimServer` provides it)."""
+
+    clock: SimClock
+    counters: Counters
+    limiter: WeightLimiter
+
+    @property
+    def faults(self) -> Faults:
+        """The faults in force."""
+
+    def set_faults(self, faults: Faults | None = None, **changes: Any) -> Faults:
+        """Replace the faults."""
+
+    def set_weight_limit(self, limit: int | None) -> None:
+        """Change the per-minute weight limit."""
+
+    def reset(self, *, counters: bool = True, faults: bool = True, clock: bool = False) -> None:
+        """Zero counters, clear faults, restore the clock."""
+
+    def info(self) -> dict[str, Any]:
+        """Seed, symbols, replays, limits, clock."""
 
 
 def _ok(data: Any) -> web.Response:
@@ -49,7 +71,7 @@ def _guarded(handler: Handler) -> Handler:
     return run
 
 
-def add_control_routes(app: web.Application, sim: SimServer) -> None:
+def add_control_routes(app: web.Application, sim: Controllable) -> None:
     """Register the ``/_sim/`` endpoints of ``sim`` on ``app``."""
 
     async def info(request: web.Request) -> web.StreamResponse:

@@ -23,7 +23,7 @@ from ohlcv_workbench.settings import Settings
 
 from .base import CandleStore, ohlcv_frame
 from .fullon import Candle, CandleRepository, TimeseriesRepository, Trade
-from .models import Coverage, Gap, SeriesInfo, TimeLike, UpsertResult, iso, to_ms
+from .models import Coverage, Gap, SeriesInfo, UpsertResult
 from .quality import Jump, QualityReport, find_gaps, quality_report
 from .sqlite import SqliteStore
 
@@ -37,16 +37,13 @@ __all__ = [
     "QualityReport",
     "SeriesInfo",
     "SqliteStore",
-    "TimeLike",
     "TimeseriesRepository",
     "Trade",
     "UpsertResult",
     "find_gaps",
-    "iso",
     "ohlcv_frame",
     "open_store",
     "quality_report",
-    "to_ms",
 ]
 
 _PLANNED = ("postgresql", "postgres", "timescaledb", "timescale")

@@ -20,8 +20,9 @@ from ohlcv_workbench.errors import InputError
 from ohlcv_workbench.records import OHLCV_COLUMNS, CandleBatch, PublicTrade, SeriesKey
 from ohlcv_workbench.timeframes import Timeframe
 from ohlcv_workbench.timeframes import timeframe as parse_timeframe
+from ohlcv_workbench.times import TimeLike, time_range
 
-from .models import Coverage, Gap, SeriesInfo, TimeLike, TradeColumns, UpsertResult, time_range
+from .models import Coverage, Gap, SeriesInfo, TradeColumns, UpsertResult
 from .quality import QualityReport, find_gaps, quality_report
 from .resample import aggregate, reachable, resample, resample_problem
 from .validation import check_candles, check_trades

@@ -51,9 +51,9 @@ import numpy.typing as npt
 from ohlcv_workbench.errors import InputError, InvalidTimeRangeError, StoreError
 from ohlcv_workbench.records import CandleBatch, PublicTrade, SeriesKey
 from ohlcv_workbench.timeframes import timeframe as parse_timeframe
+from ohlcv_workbench.times import iso, ms_to_datetime, parse_iso_text, to_ms
 
 from .base import CandleStore, ohlcv_frame
-from .models import iso, ms_to_datetime, to_ms
 from .resample import resample_problem
 
 if TYPE_CHECKING:
@@ -104,11 +104,7 @@ def _timestamp(value: object, what: str) -> datetime:
             )
         return ms_to_datetime(int(value))
     if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        except ValueError:
-            raise InputError(f"{what}={value!r} is not ISO time text: expected {_FORMS}") from None
+        value = parse_iso_text(value, what, _FORMS)
     moment = getattr(value, "datetime", None)  # arrow.Arrow carries its datetime
     if isinstance(moment, datetime) and not isinstance(value, datetime):
         value = moment

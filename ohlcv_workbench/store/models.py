@@ -1,22 +1,19 @@
-"""Typed records the store returns, and the time conversions its methods accept.
+"""Typed records the store returns: upsert results, series, gaps, coverage, trade columns.
 
-Times cross the store's boundary as UTC milliseconds (``int``); every method that takes a
-time also accepts a ``datetime`` (naive ones are read as UTC, the project's convention), a
-``pandas.Timestamp``, a ``numpy.datetime64`` or ISO text such as ``"2024-01-01"`` or
-``"2024-01-01T00:03:00Z"``.
+Times in them are UTC milliseconds (``int``); methods of the store take any
+:data:`~ohlcv_workbench.times.TimeLike`.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, TypeAlias
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
-from ohlcv_workbench.errors import InputError, InvalidTimeRangeError
 from ohlcv_workbench.records import SeriesKey
+from ohlcv_workbench.times import iso
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -25,68 +22,9 @@ __all__ = [
     "Coverage",
     "Gap",
     "SeriesInfo",
-    "TimeLike",
     "TradeColumns",
     "UpsertResult",
-    "iso",
-    "ms_to_datetime",
-    "time_range",
-    "to_ms",
 ]
-
-TimeLike: TypeAlias = "int | datetime | np.datetime64 | str"
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_MS = timedelta(milliseconds=1)
-_FORMS = "UTC milliseconds (int), a datetime, a pandas Timestamp, a numpy datetime64 or ISO text"
-
-
-def to_ms(value: TimeLike, name: str = "time") -> int:
-    """``value`` as UTC epoch milliseconds; InputError naming it when it is not a time."""
-    if isinstance(value, bool):
-        raise InputError(f"{name}={value!r} is not a time: expected {_FORMS}")
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, np.datetime64):
-        if np.isnat(value):
-            raise InputError(f"{name}={value!r} is not a time (NaT): expected {_FORMS}")
-        return int(value.astype("datetime64[ms]").astype(np.int64))
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith("Z") else text)
-        except ValueError:
-            raise InputError(f"{name}={value!r} is not ISO time text: expected {_FORMS}") from None
-        return to_ms(parsed, name)
-    if isinstance(value, datetime):
-        if value != value:  # pandas.NaT is a datetime that is not equal to itself
-            raise InputError(f"{name}={value!r} is not a time (NaT): expected {_FORMS}")
-        aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-        return (aware - _EPOCH) // _ONE_MS
-    raise InputError(f"{name}={value!r} is not a time: expected {_FORMS}")
-
-
-def time_range(start: TimeLike | None, end: TimeLike | None) -> tuple[int | None, int | None]:
-    """``[start, end)`` in ms; InvalidTimeRangeError when ``end`` is before ``start``."""
-    lo = None if start is None else to_ms(start, "start")
-    hi = None if end is None else to_ms(end, "end")
-    if lo is not None and hi is not None and hi < lo:
-        raise InvalidTimeRangeError(f"end {iso(hi)} is before start {iso(lo)}")
-    return lo, hi
-
-
-def ms_to_datetime(ms: int) -> datetime:
-    """UTC milliseconds as an aware ``datetime``."""
-    return _EPOCH + timedelta(milliseconds=ms)
-
-
-def iso(ms: int) -> str:
-    """``2026-01-01T00:03:00Z`` (milliseconds shown only when there are any)."""
-    moment = ms_to_datetime(int(ms))
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
-    if ms % 1000:
-        text += f".{ms % 1000:03d}"
-    return text + "Z"
 
 
 def _stamp(ms: int | None) -> pd.Timestamp | None:

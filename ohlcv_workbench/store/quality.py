@@ -17,8 +17,9 @@ import numpy.typing as npt
 
 from ohlcv_workbench.records import OHLCV_COLUMNS, CandleBatch, SeriesKey
 from ohlcv_workbench.timeframes import Timeframe
+from ohlcv_workbench.times import iso
 
-from .models import Gap, iso
+from .models import Gap
 from .slots import slot_index, slot_start
 
 if TYPE_CHECKING:

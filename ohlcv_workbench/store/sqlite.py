@@ -25,10 +25,11 @@ import numpy as np
 from ohlcv_workbench.errors import StoreError
 from ohlcv_workbench.records import OHLCV_COLUMNS, CandleBatch, PublicTrade, SeriesKey
 from ohlcv_workbench.timeframes import timeframe
+from ohlcv_workbench.times import iso
 
 from . import chunks
 from .base import F64, I64, CandleStore
-from .models import SeriesInfo, TradeColumns, UpsertResult, iso
+from .models import SeriesInfo, TradeColumns, UpsertResult
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 

@@ -21,8 +21,7 @@ import numpy as np
 from ohlcv_workbench.errors import InvalidDataError
 from ohlcv_workbench.records import OHLCV_COLUMNS, CandleBatch, PublicTrade
 from ohlcv_workbench.timeframes import Timeframe
-
-from .models import iso
+from ohlcv_workbench.times import iso
 
 __all__ = ["candle_problems", "check_candles", "check_trades", "trade_problems"]
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from ohlcv_workbench.services import embedded_services
+from ohlcv_workbench.services.catalog import embedded_services
 from ohlcv_workbench.settings import PREFIX, Settings
 
 from .netguard import loopback_only
@@ -61,6 +61,6 @@ def wb_settings() -> Settings:
 @pytest.fixture(scope="session")
 def redis_url() -> str:
     """URL of the run's embedded Redis server (started on first use)."""
-    from ohlcv_workbench.services import redis_url as _redis_url
+    from ohlcv_workbench.services.redis_server import redis_url as _redis_url
 
     return _redis_url(Settings.from_env())

@@ -22,7 +22,7 @@ from ._chart import CandleChart, ChartView
 from ._common import LogArea, LogEntry
 from ._dashboard import Dashboard
 from ._monitor import HeartbeatMonitor, MonitorRow
-from ._panel import CollectorPanel, StartRequest, parse_time_text
+from ._panel import CollectorPanel, StartRequest
 
 __all__ = [
     "CandleChart",
@@ -34,5 +34,4 @@ __all__ = [
     "LogEntry",
     "MonitorRow",
     "StartRequest",
-    "parse_time_text",
 ]

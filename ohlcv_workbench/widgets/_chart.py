@@ -23,16 +23,14 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from ohlcv_workbench.errors import InputError
-from ohlcv_workbench.store.models import iso
 from ohlcv_workbench.timeframes import BINANCE_TIMEFRAMES, timeframe
+from ohlcv_workbench.times import iso, parse_time_text
 
-from ._common import LogArea, Runner, inline
-from ._panel import parse_time_text
+from ._common import LogArea, Runner, WorkbenchApi, inline
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from ohlcv_workbench.runtime import Workbench
 
 __all__ = ["MIN_LIVE_INTERVAL", "CandleChart", "ChartView"]
 
@@ -77,7 +75,7 @@ class CandleChart:
 
     def __init__(
         self,
-        wb: Workbench,
+        wb: WorkbenchApi,
         exchange: str | None = None,
         symbol: str | None = None,
         timeframe: str = "1m",

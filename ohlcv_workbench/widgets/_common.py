@@ -20,14 +20,20 @@ import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import ipywidgets as w
 
-if TYPE_CHECKING:
-    from ohlcv_workbench.runtime import Workbench
+from ohlcv_workbench.registry import ProcessCache
+from ohlcv_workbench.runtime import CollectorHandle, LoopThread
+from ohlcv_workbench.settings import Settings
+from ohlcv_workbench.store import CandleStore
+from ohlcv_workbench.times import TimeLike
 
-__all__ = ["LogArea", "LogEntry", "Runner", "css_slug", "format_age"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["LogArea", "LogEntry", "Runner", "WorkbenchApi", "css_slug"]
 
 T = TypeVar("T")
 log = logging.getLogger("ohlcv_workbench.widgets")
@@ -43,22 +49,52 @@ COLOURS = {
 _SLUG = re.compile(r"[^A-Za-z0-9_-]+")
 
 
+class WorkbenchApi(Protocol):
+    """What the widgets use of a :class:`~ohlcv_workbench.Workbench` (which provides it).
+
+    The widgets depend on this much only, so the Workbench can offer ``dashboard()`` without
+    the two importing each other.
+    """
+
+    settings: Settings
+    cache: ProcessCache
+    store: CandleStore
+    runtime: LoopThread
+
+    @property
+    def process_id(self) -> str:
+        """The ProcessCache id of the workbench (the host of its collectors)."""
+
+    def candles(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str = "1m",
+        start: TimeLike | None = None,
+        end: TimeLike | None = None,
+        *,
+        partial: bool = False,
+    ) -> pd.DataFrame:
+        """Stored candles, resampled on read."""
+
+    def collectors(self, *, running_only: bool = False) -> list[CollectorHandle]:
+        """Handles of the collectors started here."""
+
+    async def start_collector_async(
+        self,
+        exchange: str,
+        symbol: str,
+        timeframe: str = "1m",
+        since: TimeLike | None = None,
+        until: TimeLike | None = None,
+        trades: bool = False,
+    ) -> CollectorHandle:
+        """Start collecting a series (registered and running when it returns)."""
+
+
 def css_slug(text: str) -> str:
     """``text`` in a CSS class name: ``ohlcv:ohlcv.sim.A/B:1`` -> ``ohlcv-ohlcv-sim-A-B-1``."""
     return _SLUG.sub("-", text).strip("-")
-
-
-def format_age(seconds: float) -> str:
-    """``"0.4 s"``, ``"12 s"``, ``"3m05s"``, ``"2h01m"``."""
-    if seconds < 10:
-        return f"{seconds:.1f} s"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
-    minutes, secs = divmod(round(seconds), 60)
-    if minutes < 60:
-        return f"{minutes}m{secs:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"
 
 
 def inline(text: str, level: str = "error") -> str:
@@ -159,7 +195,7 @@ class LogArea:
 class Runner:
     """Runs callback work on the workbench's loop and reports its errors in the log area."""
 
-    def __init__(self, wb: Workbench, log_area: LogArea) -> None:
+    def __init__(self, wb: WorkbenchApi, log_area: LogArea) -> None:
         self.wb = wb
         self.log = log_area
         self._pending: set[concurrent.futures.Future[Any]] = set()

@@ -14,12 +14,12 @@ import ipywidgets as w
 from ohlcv_workbench.collectors import CollectorKind
 
 from ._chart import CandleChart
-from ._common import LogArea
+from ._common import LogArea, WorkbenchApi
 from ._monitor import HeartbeatMonitor
 from ._panel import CollectorPanel
 
 if TYPE_CHECKING:
-    from ohlcv_workbench.runtime import CollectorHandle, Workbench
+    from ohlcv_workbench.runtime import CollectorHandle
 
 __all__ = ["Dashboard"]
 
@@ -37,7 +37,7 @@ class Dashboard:
 
     def __init__(
         self,
-        wb: Workbench,
+        wb: WorkbenchApi,
         *,
         interval: float = 1.0,
         exchange: str = "sim",

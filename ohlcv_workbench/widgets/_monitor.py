@@ -23,15 +23,15 @@ from typing import TYPE_CHECKING, Any
 
 import ipywidgets as w
 
-from ohlcv_workbench.process_cache import ProcessStatus
-from ohlcv_workbench.process_monitor import ProcessInfo, list_processes, request_stop
+from ohlcv_workbench.registry import ProcessInfo, ProcessStatus, list_processes, request_stop
+from ohlcv_workbench.times import format_age
 
-from ._common import COLOURS, LogArea, Runner, css_slug, format_age, inline
+from ._common import COLOURS, LogArea, Runner, WorkbenchApi, css_slug, inline
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from ohlcv_workbench.runtime import CollectorHandle, Workbench
+    from ohlcv_workbench.runtime import CollectorHandle
 
 __all__ = ["MIN_INTERVAL", "HeartbeatMonitor", "MonitorRow"]
 
@@ -199,7 +199,7 @@ class HeartbeatMonitor:
 
     def __init__(
         self,
-        wb: Workbench,
+        wb: WorkbenchApi,
         *,
         log: LogArea | None = None,
         interval: float = 1.0,
@@ -258,10 +258,6 @@ class HeartbeatMonitor:
     def row(self, process_id: str) -> MonitorRow | None:
         """The row of ``process_id`` as of the last refresh (None when not listed)."""
         return self._rows.get(process_id)
-
-    def table_rows(self) -> list[MonitorRow]:
-        """The rows in the order shown."""
-        return [self._rows[i.process_id] for i in self.infos if i.process_id in self._rows]
 
     async def _refresh(self) -> list[ProcessInfo]:
         started = time.perf_counter()

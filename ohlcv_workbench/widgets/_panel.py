@@ -8,7 +8,6 @@ more before anything is registered; what it rejects lands next to the field it c
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,45 +25,22 @@ from ohlcv_workbench.errors import (
 )
 from ohlcv_workbench.exchange import RetryPolicy, known_exchange_ids, open_exchange
 from ohlcv_workbench.exchange.validation import check_exchange_id, check_symbol, check_timeframe
-from ohlcv_workbench.store.models import iso, to_ms
 from ohlcv_workbench.timeframes import BINANCE_TIMEFRAMES, timeframe
+from ohlcv_workbench.times import iso, parse_time_text
 
-from ._common import LogArea, Runner, inline
+from ._common import LogArea, Runner, WorkbenchApi, inline
 
 if TYPE_CHECKING:
     import concurrent.futures
 
-    from ohlcv_workbench.runtime import CollectorHandle, Workbench
+    from ohlcv_workbench.runtime import CollectorHandle
 
-__all__ = ["FIELDS", "CollectorPanel", "StartRequest", "parse_time_text"]
+__all__ = ["FIELDS", "CollectorPanel", "StartRequest"]
 
 #: the panel's fields, in order; "start" names the message next to the Start button
 FIELDS = ("exchange", "symbol", "timeframe", "since", "until", "mode", "trades")
 #: one quick retry for listing markets: a person is waiting, and can pick again
 MARKETS_RETRY = RetryPolicy(attempts=2, timeout=15.0, wait_initial=0.5, wait_jitter=0.2)
-
-_RELATIVE = re.compile(r"^-\s*(\d+(?:\.\d+)?)\s*([smhdw])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-_FORMS = "ISO time in UTC (2026-01-01, 2026-01-01 12:00), 'now', or a time ago (-90m, -2h, -3d)"
-
-
-def parse_time_text(text: str, name: str, now_ms: int) -> int | None:
-    """A time field's text as UTC ms: blank -> None, ``now``, ``-2h`` (ago) or ISO text (UTC).
-
-    Raises InputError naming the field, the text and the accepted forms.
-    """
-    value = text.strip()
-    if not value:
-        return None
-    if value.lower() == "now":
-        return now_ms
-    match = _RELATIVE.match(value)
-    if match is not None:
-        return now_ms - round(float(match.group(1)) * _UNIT_S[match.group(2)] * 1000)
-    try:
-        return to_ms(value, name)
-    except InputError:
-        raise InputError(f"{name} {value!r} is not a time: expected {_FORMS}") from None
 
 
 @dataclass(frozen=True)
@@ -111,7 +87,7 @@ class CollectorPanel:
 
     def __init__(
         self,
-        wb: Workbench,
+        wb: WorkbenchApi,
         *,
         log: LogArea | None = None,
         exchange: str = "sim",

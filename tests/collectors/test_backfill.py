@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 import pytest
 
+from ohlcv_workbench import Workbench
 from ohlcv_workbench.collectors import Phase
 from ohlcv_workbench.errors import (
     InvalidTimeRangeError,
@@ -19,9 +20,8 @@ from ohlcv_workbench.errors import (
     UnsupportedTimeframeError,
 )
 from ohlcv_workbench.exchange import RetryPolicy, candle_pages, open_exchange
-from ohlcv_workbench.leases import lease_key
 from ohlcv_workbench.records import CandleBatch, SeriesKey
-from ohlcv_workbench.runtime import Workbench
+from ohlcv_workbench.registry.keys import lease_key
 from ohlcv_workbench.store.validation import candle_problems
 from ohlcv_workbench.timeframes import timeframe
 

@@ -9,12 +9,11 @@ from typing import Any
 
 import pandas as pd
 
+from ohlcv_workbench import Workbench
 from ohlcv_workbench.collectors import Phase
 from ohlcv_workbench.exchange import RetryPolicy, open_exchange
 from ohlcv_workbench.records import SeriesKey
-from ohlcv_workbench.runtime import Workbench
-
-from .conftest import INTERVAL
+from tests.helpers import INTERVAL
 
 
 async def test_async_variants_from_another_loop(wb):

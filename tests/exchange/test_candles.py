@@ -9,8 +9,8 @@ from ohlcv_workbench.exchange import candle_pages, find_earliest, page_windows
 from ohlcv_workbench.exchange.rows import to_batch
 from ohlcv_workbench.records import CandleBatch
 from ohlcv_workbench.timeframes import timeframe
-
-from .conftest import MINUTE, NOW, ms
+from ohlcv_workbench.times import to_ms
+from tests.helpers import MINUTE, NOW
 
 COLUMNS = ("ts", "open", "high", "low", "close", "volume")
 
@@ -27,16 +27,16 @@ def _cols(batch):
     ("name", "since", "limit", "until"),
     [
         ("1s", NOW - 900_000, None, None),
-        ("1m", ms("2024-02-28T22:00"), None, None),
+        ("1m", to_ms("2024-02-28T22:00"), None, None),
         ("1m", None, None, None),
-        ("5m", ms("2021-05-19T00:00") + 123, 777, None),
-        ("15m", ms("2017-08-01T00:00"), 1000, None),  # before the listing
-        ("1h", ms("2023-01-01T00:00"), None, ms("2023-01-20T00:00")),
+        ("5m", to_ms("2021-05-19T00:00") + 123, 777, None),
+        ("15m", to_ms("2017-08-01T00:00"), 1000, None),  # before the listing
+        ("1h", to_ms("2023-01-01T00:00"), None, to_ms("2023-01-20T00:00")),
         ("4h", None, 10, NOW - 86_400_000),
-        ("1d", ms("2019-06-01T00:00"), 60, None),
-        ("3d", ms("2018-01-01T00:00"), 20, None),
-        ("1w", ms("2024-01-01T00:00"), None, None),
-        ("1M", ms("2017-01-01T00:00"), 8, None),
+        ("1d", to_ms("2019-06-01T00:00"), 60, None),
+        ("3d", to_ms("2018-01-01T00:00"), 20, None),
+        ("1w", to_ms("2024-01-01T00:00"), None, None),
+        ("1M", to_ms("2017-01-01T00:00"), 8, None),
     ],
 )
 async def test_fast_path_equals_fetch_ohlcv(client, name, since, limit, until):
@@ -52,7 +52,7 @@ async def test_fast_path_equals_fetch_ohlcv(client, name, since, limit, until):
 
 
 async def test_generic_path_gives_the_same_batch(client):
-    since = ms("2025-06-17T20:00")
+    since = to_ms("2025-06-17T20:00")
     fast = await client.fetch_candles("ETH/USDT", "1m", since)
     client.binance_family = False  # as for any non-binance exchange: ccxt's fetch_ohlcv
     slow = await client.fetch_candles("ETH/USDT", "1m", since)
@@ -67,15 +67,15 @@ async def test_closed_flag_follows_the_exchange_clock(sim, client):
     assert list(batch.ts) == [since + k * MINUTE for k in range(6)]
     assert list(batch.closed) == [True] * 5 + [False]  # 13:37 still forming
     assert abs(client.now_ms() - NOW) < 1000 and client.clock.last_server_time == NOW
-    hours = await client.fetch_candles("BTC/USDT", "1h", since=ms("2025-06-18T10:00"))
+    hours = await client.fetch_candles("BTC/USDT", "1h", since=to_ms("2025-06-18T10:00"))
     assert list(hours.closed) == [True, True, True, False]
-    month = await client.fetch_candles("BTC/USDT", "1M", since=ms("2025-04-01T00:00"))
+    month = await client.fetch_candles("BTC/USDT", "1M", since=to_ms("2025-04-01T00:00"))
     assert list(month.closed) == [True, True, False]
-    sim.clock.set(ms("2025-06-18T13:38:00"))  # 13:37 closes now, 13:38 opens
+    sim.clock.set(to_ms("2025-06-18T13:38:00"))  # 13:37 closes now, 13:38 opens
     await client.sync_clock()
     batch = await client.fetch_candles("BTC/USDT", "1m", since=since)
     assert list(batch.closed) == [True] * 6 + [False] and len(batch) == 7
-    assert batch.closed_only().ts[-1] == ms("2025-06-18T13:37")
+    assert batch.closed_only().ts[-1] == to_ms("2025-06-18T13:37")
 
 
 async def test_server_time(sim, client):
@@ -93,7 +93,12 @@ async def test_earliest_candle_is_the_listing(sim, client, symbol, name):
 
 
 async def test_earliest_by_binary_search_on_window_exchanges():
-    tf, first, now, page = timeframe("1h"), ms("2019-03-05T07:00"), ms("2025-06-18T13:00"), 500
+    tf, first, now, page = (
+        timeframe("1h"),
+        to_ms("2019-03-05T07:00"),
+        to_ms("2025-06-18T13:00"),
+        500,
+    )
     calls = []
 
     async def window_probe(since: int, limit: int) -> CandleBatch:
@@ -141,7 +146,7 @@ def test_page_windows():
 
 @pytest.mark.parametrize("concurrency", [1, 4])
 async def test_candle_pages_cover_a_range_exactly(sim, client, concurrency):
-    since, until = ms("2025-06-10T00:00") + 17, ms("2025-06-12T00:00")
+    since, until = to_ms("2025-06-10T00:00") + 17, to_ms("2025-06-12T00:00")
     pages = []
     async with aclosing(
         candle_pages(client, "XRP/USDT", "1m", since, until, concurrency=concurrency, page=700)
@@ -156,7 +161,7 @@ async def test_candle_pages_cover_a_range_exactly(sim, client, concurrency):
 
 async def test_candle_pages_left_early_cancels_the_rest(sim, client):
     stream = candle_pages(
-        client, "BTC/USDT", "1m", ms("2025-01-01T00:00"), NOW, concurrency=3, page=100
+        client, "BTC/USDT", "1m", to_ms("2025-01-01T00:00"), NOW, concurrency=3, page=100
     )
     async with aclosing(stream):
         async for _ in stream:
@@ -165,7 +170,7 @@ async def test_candle_pages_left_early_cancels_the_rest(sim, client):
 
 
 async def test_fetch_trades(sim, client):
-    since = ms("2025-06-18T12:00")
+    since = to_ms("2025-06-18T12:00")
     trades = await client.fetch_trades("SOL/USDT", since=since, limit=100)
     assert len(trades) == 100
     assert all(since <= t.ts < since + 3_600_000 for t in trades)

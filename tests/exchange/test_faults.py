@@ -21,10 +21,10 @@ from ohlcv_workbench.exchange import (
 )
 from ohlcv_workbench.sim.faults import Faults
 from ohlcv_workbench.sim.server import SimConfig, SimServer
+from ohlcv_workbench.times import to_ms
+from tests.helpers import INSTANT, MINUTE, NOW
 
-from .conftest import INSTANT, MINUTE, NOW, ms
-
-SINCE = ms("2025-06-01T00:00")
+SINCE = to_ms("2025-06-01T00:00")
 
 
 @pytest.mark.parametrize(
@@ -73,7 +73,7 @@ async def test_server_weight_limit_is_rate_limited_with_its_retry_after():
 
 async def test_bad_symbol_from_the_exchange_is_permanent(sim, client):
     await client.load_markets()
-    sim.clock.set(ms("2020-01-01T00:00"))  # before SUI/USDT was listed: "Invalid symbol."
+    sim.clock.set(to_ms("2020-01-01T00:00"))  # before SUI/USDT was listed: "Invalid symbol."
     with pytest.raises(ccxt.BadSymbol):
         await client.api.fetch_ohlcv("SUI/USDT", "1m", None, 5)
     before = sim.counters.requests["klines"]

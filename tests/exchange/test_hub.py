@@ -9,8 +9,7 @@ import pytest
 
 from ohlcv_workbench.exchange import ExchangeHub, close_exchanges, exchange_hub, open_exchange
 from ohlcv_workbench.settings import Settings
-
-from .conftest import INSTANT, MINUTE, NOW
+from tests.helpers import INSTANT, MINUTE, NOW
 
 
 async def test_one_shared_instance_per_id_and_limiter(sim):

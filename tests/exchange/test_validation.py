@@ -12,8 +12,7 @@ from ohlcv_workbench.errors import (
 )
 from ohlcv_workbench.exchange import check_exchange_id, known_exchange_ids, open_exchange
 from ohlcv_workbench.exchange.validation import check_timeframe, suggest_symbols
-
-from .conftest import INSTANT, NOW
+from tests.helpers import INSTANT, NOW
 
 MARKETS = {s: {"symbol": s} for s in ("BTC/USDT", "ETH/USDT", "ETH/BTC", "SOL/USDT")}
 IDS = {s.replace("/", ""): [{"symbol": s}] for s in MARKETS}

@@ -1,20 +1,12 @@
 """Fixtures: an in-process simulator with a fixed clock and a real ccxt binance wired to it."""
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 
 import ccxt.async_support as ccxt
 import pytest
 
 from ohlcv_workbench.sim.server import SimConfig, SimServer, ccxt_config
-
-#: a fixed "now" in the middle of a minute, hour and day: 2025-06-18 13:37:42.500 UTC (Wednesday)
-NOW = int(datetime(2025, 6, 18, 13, 37, 42, 500000, tzinfo=UTC).timestamp() * 1000)
-
-
-def ms(text: str) -> int:
-    """ISO text (UTC) as epoch ms."""
-    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
+from tests.helpers import NOW
 
 
 @pytest.fixture

@@ -8,8 +8,8 @@ import pytest
 
 from ohlcv_workbench.sim.server import SimConfig, SimServer, ccxt_config
 from ohlcv_workbench.timeframes import BINANCE_TIMEFRAMES, timeframe
-
-from .conftest import NOW, ms
+from ohlcv_workbench.times import to_ms
+from tests.helpers import NOW
 
 
 async def test_load_markets(exchange, sim):
@@ -19,7 +19,7 @@ async def test_load_markets(exchange, sim):
     assert btc["spot"] and btc["active"] and btc["id"] == "BTCUSDT"
     assert btc["precision"]["price"] == 0.01 and btc["precision"]["amount"] == 0.00001
     assert btc["limits"]["cost"]["min"] == 5.0
-    assert btc["created"] == ms("2017-08-17T04:00")
+    assert btc["created"] == to_ms("2017-08-17T04:00")
     assert sim.counters.requests == {"exchangeInfo": 1}
 
 
@@ -40,7 +40,7 @@ async def test_fetch_ohlcv_every_interval(exchange, name):
 
 
 async def test_fetch_ohlcv_since_pages_forward(exchange):
-    since = ms("2024-01-01T00:00")
+    since = to_ms("2024-01-01T00:00")
     rows = await exchange.fetch_ohlcv("ETH/USDT", "1m", since=since, limit=1000)
     assert len(rows) == 1000
     assert [r[0] for r in rows] == list(range(since, since + 1000 * 60_000, 60_000))
@@ -50,7 +50,7 @@ async def test_fetch_ohlcv_since_pages_forward(exchange):
 
 
 async def test_fetch_trades(exchange):
-    since = ms("2025-06-18T12:00")
+    since = to_ms("2025-06-18T12:00")
     trades = await exchange.fetch_trades("SOL/USDT", since=since, limit=50)
     assert len(trades) == 50
     assert all(since <= t["timestamp"] < since + 3_600_000 for t in trades)

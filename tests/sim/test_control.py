@@ -9,8 +9,7 @@ from ohlcv_workbench.sim.control import SimControl
 from ohlcv_workbench.sim.faults import Faults
 from ohlcv_workbench.sim.server import SimConfig, ccxt_config
 from ohlcv_workbench.sim.thread import SimThread
-
-from .conftest import NOW
+from tests.helpers import NOW
 
 
 @pytest.fixture

@@ -12,12 +12,11 @@ from ohlcv_workbench.sim.generator import GeneratedSeries
 from ohlcv_workbench.sim.markets import BUILTIN_SYMBOLS, spec_for
 from ohlcv_workbench.sim.series import GeneratedMarket, plan_klines
 from ohlcv_workbench.timeframes import BINANCE_TIMEFRAMES, DAY, HOUR, MINUTE, timeframe
-
-from .conftest import ms
+from ohlcv_workbench.times import to_ms
 
 SPECS = {spec.symbol: spec for spec in BUILTIN_SYMBOLS}
 SERIES = {s: GeneratedSeries(spec, 7) for s, spec in SPECS.items()}
-NOW = ms("2025-06-18T13:37:42.500")
+NOW = to_ms("2025-06-18T13:37:42.500")
 FIELDS = [f.name for f in fields(Bars)]
 
 symbols = st.sampled_from(sorted(SPECS))
@@ -92,7 +91,7 @@ def test_one_hour_is_sixty_minutes_exactly(symbol, where):
 @pytest.mark.parametrize("name", ["3m", "5m", "15m", "30m", "2h", "4h", "6h", "8h", "12h", "1d"])
 def test_intraday_intervals_aggregate_minutes(name):
     tf, series = timeframe(name), SERIES["ETH/USDT"]
-    day = ms("2024-02-28T00:00")
+    day = to_ms("2024-02-28T00:00")
     minutes = series.minutes(day // MINUTE, (day + DAY) // MINUTE)
     same(series.closed_candles(tf, day, day + DAY), minutes.aggregate(tf.floor_array(minutes.ts)))
 
@@ -107,7 +106,7 @@ def test_intraday_intervals_aggregate_minutes(name):
 )
 def test_long_intervals_aggregate_days(name, start, end):
     tf, series = timeframe(name), SERIES["BTC/USDT"]
-    first, end_ms = tf.ceil(ms(start)), tf.floor(ms(end))
+    first, end_ms = tf.ceil(to_ms(start)), tf.floor(to_ms(end))
     days = series.closed_candles(timeframe("1d"), first, end_ms)
     long = series.closed_candles(tf, first, end_ms)
     assert len(long) >= 2
@@ -191,7 +190,7 @@ def test_forming_candle_through_the_page_and_then_closed():
 
 def test_trades_add_up_to_their_seconds():
     series = SERIES["DOGE/USDT"]
-    t = ms("2025-01-02T03:04") // MINUTE
+    t = to_ms("2025-01-02T03:04") // MINUTE
     seconds = series.seconds(t * 60, t * 60 + 60)
     trades = series.trades_of_minutes(t, t + 1)
     sec = trades.ts // 1000

@@ -9,8 +9,7 @@ import pytest
 
 from ohlcv_workbench.sim.faults import Faults
 from ohlcv_workbench.sim.server import SimConfig, SimServer, ccxt_config
-
-from .conftest import NOW
+from tests.helpers import NOW
 
 
 def client(sim, **config):

@@ -8,10 +8,10 @@ import pytest
 from ohlcv_workbench.errors import InputError
 from ohlcv_workbench.sim.replay import load_ohlcv
 from ohlcv_workbench.sim.server import SimConfig, SimServer, ccxt_config
+from ohlcv_workbench.times import to_ms
+from tests.helpers import NOW
 
-from .conftest import NOW, ms
-
-START = ms("2025-06-17T20:00")
+START = to_ms("2025-06-17T20:00")
 
 
 def frame(rows: int, step: int = 60_000, start: int = START) -> pd.DataFrame:
@@ -87,7 +87,7 @@ async def test_larger_intervals_are_aggregates(tmp_path):
 
 
 async def test_parquet_and_iso_times_replace_a_generated_symbol(tmp_path):
-    data = frame(300, step=3_600_000, start=ms("2025-05-01T00:00"))
+    data = frame(300, step=3_600_000, start=to_ms("2025-05-01T00:00"))
     iso = data.assign(time=pd.to_datetime(data.timestamp, unit="ms", utc=True)).drop(
         columns="timestamp"
     )
@@ -97,7 +97,7 @@ async def test_parquet_and_iso_times_replace_a_generated_symbol(tmp_path):
     try:
         markets = await ex.load_markets()
         assert markets["BTC/USDT"]["precision"]["price"] == 0.01  # the built-in market's filters
-        assert markets["BTC/USDT"]["created"] == ms("2025-05-01T00:00")
+        assert markets["BTC/USDT"]["created"] == to_ms("2025-05-01T00:00")
         expected = data[["timestamp", "open", "high", "low", "close", "volume"]].values.tolist()
         for symbol in ("BTC/USDT", "ETH/USDT"):
             rows = await ex.fetch_ohlcv(symbol, "1h", since=0, limit=1000)

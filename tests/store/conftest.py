@@ -1,7 +1,6 @@
 """Fixtures of the store tests: a fresh SQLite store per test and candle builders."""
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -12,11 +11,6 @@ from ohlcv_workbench.store import SqliteStore
 from ohlcv_workbench.timeframes import timeframe
 
 KEY = SeriesKey("binance", "BTC/USDT", "1m")
-
-
-def ms(text: str) -> int:
-    """ISO text (UTC) as epoch ms."""
-    return int(datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp() * 1000)
 
 
 def candles(start: int, n: int, tf: str = "1m", *, seed: int = 1, skip=()) -> CandleBatch:

@@ -6,10 +6,11 @@ import pytest
 from ohlcv_workbench.records import SeriesKey
 from ohlcv_workbench.store import Gap
 from ohlcv_workbench.store.chunks import CHUNK_SLOTS
+from ohlcv_workbench.times import to_ms
 
-from .conftest import KEY, candles, ms
+from .conftest import KEY, candles
 
-T0 = ms("2026-03-01T00:00")
+T0 = to_ms("2026-03-01T00:00")
 MIN = 60_000
 
 
@@ -77,8 +78,10 @@ def test_gaps_and_coverage_are_exact(store):
 )
 def test_gaps_of_calendar_timeframes(store, tf, start, missing_at, gap):
     key = SeriesKey("binance", "BTC/USDT", tf)
-    store.ohlcv_store(key, candles(ms(f"{start}T00:00"), 12, tf, skip=missing_at))
-    assert store.ohlcv_gaps(key) == [Gap(ms(f"{gap[0]}T00:00"), ms(f"{gap[1]}T00:00"), gap[2])]
+    store.ohlcv_store(key, candles(to_ms(f"{start}T00:00"), 12, tf, skip=missing_at))
+    assert store.ohlcv_gaps(key) == [
+        Gap(to_ms(f"{gap[0]}T00:00"), to_ms(f"{gap[1]}T00:00"), gap[2])
+    ]
     assert store.ohlcv_coverage(key).expected == 12
 
 

@@ -20,11 +20,12 @@ from ohlcv_workbench.store import (
     UpsertResult,
 )
 from ohlcv_workbench.store.fullon import candles_from_batch, candles_to_batch, fullon_timeframe
+from ohlcv_workbench.times import to_ms
 
-from .conftest import KEY, candles, ms
+from .conftest import KEY, candles
 from .test_load import assert_contract
 
-T0 = ms("2026-02-02T00:00")  # a Monday
+T0 = to_ms("2026-02-02T00:00")  # a Monday
 MIN = 60_000
 MOMENT = datetime(2026, 2, 2, 0, 1, tzinfo=UTC)
 
@@ -303,7 +304,7 @@ async def test_fetch_ohlcv_complete_buckets_unless_partial(store, three_days):
 
 async def test_fetch_ohlcv_picks_the_coarsest_stored_series(store, three_days):
     hourly = SeriesKey("binance", "BTC/USDT", "1h")
-    later = candles(ms("2026-03-02T00:00"), 48, "1h", seed=9)  # no 1m candles there
+    later = candles(to_ms("2026-03-02T00:00"), 48, "1h", seed=9)  # no 1m candles there
     store.ohlcv_store(hourly, later)
     async with TimeseriesRepository("binance", "BTC/USDT", store=store) as repo:
         four = await repo.fetch_ohlcv_df(4, "hours", "2026-03-02", "2026-03-04")

@@ -10,10 +10,11 @@ import pytest
 from ohlcv_workbench.errors import InputError, InvalidTimeRangeError
 from ohlcv_workbench.records import SeriesKey
 from ohlcv_workbench.store import ohlcv_frame
+from ohlcv_workbench.times import to_ms
 
-from .conftest import KEY, candles, ms
+from .conftest import KEY, candles
 
-T0 = ms("2024-01-29T03:17")  # a Monday, mid-hour; 70 days reach into April
+T0 = to_ms("2024-01-29T03:17")  # a Monday, mid-hour; 70 days reach into April
 AGG = {"open": "first", "high": "max", "low": "min", "close": "last", "volume": "sum"}
 # pandas rules with the exchange's alignment: epoch for s..d, Monday weeks, calendar months
 RULES: dict[str, tuple[str, Any]] = {
@@ -67,7 +68,7 @@ def test_empty_frames_keep_the_contract(store, series):
 
 
 def test_range_is_half_open_and_accepts_time_types(store, series):
-    start, end = ms("2024-02-01T00:00"), ms("2024-02-01T01:00")
+    start, end = to_ms("2024-02-01T00:00"), to_ms("2024-02-01T01:00")
     expected = series.to_frame().loc["2024-02-01 00:00":"2024-02-01 00:59"]
     assert len(expected) == 60
     for lo, hi in [

@@ -17,10 +17,11 @@ import numpy as np
 
 from ohlcv_workbench.records import CandleBatch, SeriesKey
 from ohlcv_workbench.store import SqliteStore, UpsertResult
+from ohlcv_workbench.times import to_ms
 
-from .conftest import candles, ms
+from .conftest import candles
 
-T0 = ms("2026-06-01T00:00")
+T0 = to_ms("2026-06-01T00:00")
 SERIES = (
     (SeriesKey("binance", "BTC/USDT", "1m"), 2400),
     (SeriesKey("binance", "ETH/USDT", "1m"), 1800),

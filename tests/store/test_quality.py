@@ -7,10 +7,11 @@ import pytest
 from ohlcv_workbench.records import CandleBatch, SeriesKey
 from ohlcv_workbench.store import Gap, Jump, quality_report
 from ohlcv_workbench.timeframes import timeframe
+from ohlcv_workbench.times import to_ms
 
-from .conftest import KEY, candles, ms
+from .conftest import KEY, candles
 
-T0 = ms("2026-04-01T00:00")
+T0 = to_ms("2026-04-01T00:00")
 MIN = 60_000
 M1 = timeframe("1m")
 
@@ -62,9 +63,9 @@ def test_gaps_of_an_hourly_series_and_of_months():
     hourly = quality_report(candles(T0, 48, "1h", skip=[5, 6, 7, 40]), timeframe("1h"))
     assert (hourly.gap_count, hourly.longest_gap, hourly.missing_total) == (2, 3, 4)
     monthly = quality_report(
-        candles(ms("2023-10-01T00:00"), 12, "1M", skip=[3, 4]), timeframe("1M")
+        candles(to_ms("2023-10-01T00:00"), 12, "1M", skip=[3, 4]), timeframe("1M")
     )
-    assert monthly.gaps == (Gap(ms("2024-01-01T00:00"), ms("2024-03-01T00:00"), 2),)
+    assert monthly.gaps == (Gap(to_ms("2024-01-01T00:00"), to_ms("2024-03-01T00:00"), 2),)
 
 
 def test_duplicates_are_counted_once_and_not_used():

@@ -15,11 +15,10 @@ from ohlcv_workbench.sim.server import SimConfig, SimServer
 from ohlcv_workbench.store import CandleRepository, SqliteStore, TimeseriesRepository
 from ohlcv_workbench.store.fullon import candles_from_batch
 from ohlcv_workbench.timeframes import DAY, MINUTE
+from ohlcv_workbench.times import to_ms
 
-from .conftest import ms
-
-NOW = ms("2025-06-18T13:37:42.500")  # mid-minute, mid-hour, mid-day (a Wednesday)
-SINCE = ms("2025-06-14T00:00")  # four whole days, the last one ending before NOW
+NOW = to_ms("2025-06-18T13:37:42.500")  # mid-minute, mid-hour, mid-day (a Wednesday)
+SINCE = to_ms("2025-06-14T00:00")  # four whole days, the last one ending before NOW
 UNTIL = SINCE + 4 * DAY
 DECIMALS = 8  # the simulator (as Binance) sends numbers with 8 decimals
 
@@ -119,7 +118,7 @@ async def fetch_trades(
 
 @pytest.mark.parametrize("symbol", ["DOGE/USDT", "SOL/USDT"])
 async def test_candles_from_the_simulators_trades_equal_its_candles(client, store, symbol):
-    start, end = ms("2025-06-18T13:00"), ms("2025-06-18T13:10")
+    start, end = to_ms("2025-06-18T13:00"), to_ms("2025-06-18T13:10")
     pages = await fetch_trades(client, symbol, start, end)
     inserted = sum(store.trades_store("sim", symbol, page).inserted for page in pages)
     ids = {t.trade_id for page in pages for t in page}

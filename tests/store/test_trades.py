@@ -8,12 +8,12 @@ import pytest
 
 from ohlcv_workbench.errors import InvalidDataError
 from ohlcv_workbench.records import PublicTrade
-from ohlcv_workbench.store import UpsertResult, iso
+from ohlcv_workbench.store import UpsertResult
+from ohlcv_workbench.times import iso, to_ms
 
-from .conftest import ms
 from .test_load import AGG, assert_contract
 
-T0 = ms("2026-05-04T00:00")
+T0 = to_ms("2026-05-04T00:00")
 MIN = 60_000
 EX, SYM = "binance", "ETH/USDT"
 

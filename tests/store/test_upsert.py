@@ -10,10 +10,11 @@ from ohlcv_workbench.errors import ConfigError, InputError, InvalidDataError, St
 from ohlcv_workbench.records import CandleBatch, SeriesKey
 from ohlcv_workbench.store import SqliteStore, UpsertResult, open_store
 from ohlcv_workbench.store.chunks import CHUNK_SLOTS
+from ohlcv_workbench.times import to_ms
 
-from .conftest import KEY, candles, ms
+from .conftest import KEY, candles
 
-T0 = ms("2026-01-01T00:00")
+T0 = to_ms("2026-01-01T00:00")
 
 
 def test_upsert_is_idempotent(store):

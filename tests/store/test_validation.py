@@ -9,10 +9,9 @@ from ohlcv_workbench.errors import InvalidDataError
 from ohlcv_workbench.records import CandleBatch, PublicTrade
 from ohlcv_workbench.store.validation import candle_problems, check_candles, trade_problems
 from ohlcv_workbench.timeframes import timeframe
+from ohlcv_workbench.times import to_ms
 
-from .conftest import ms
-
-T0 = ms("2026-01-01T00:00")
+T0 = to_ms("2026-01-01T00:00")
 M1 = timeframe("1m")
 
 

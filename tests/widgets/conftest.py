@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from ohlcv_workbench.runtime import Workbench
+from ohlcv_workbench import Workbench
 from ohlcv_workbench.settings import Settings
 from ohlcv_workbench.widgets import HeartbeatMonitor, MonitorRow
 

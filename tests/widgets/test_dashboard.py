@@ -3,9 +3,9 @@
 import json
 import time
 
+from ohlcv_workbench import Workbench
 from ohlcv_workbench.collectors import Phase
-from ohlcv_workbench.process_cache import ProcessType
-from ohlcv_workbench.runtime import Workbench
+from ohlcv_workbench.registry import ProcessType
 from ohlcv_workbench.widgets import Dashboard
 
 from .conftest import dom_classes, is_on, row_of

@@ -6,8 +6,8 @@ import subprocess
 import sys
 import time
 
-from ohlcv_workbench.process_cache import ProcessType
-from ohlcv_workbench.runtime import Workbench
+from ohlcv_workbench import Workbench
+from ohlcv_workbench.registry import ProcessType
 from ohlcv_workbench.widgets import HeartbeatMonitor
 
 from .conftest import dom_classes, fast_env, is_on, row_of
@@ -16,8 +16,8 @@ from .conftest import dom_classes, fast_env, is_on, row_of
 # its process id, and beats until it is asked to stop through Redis (or killed).
 CHILD = """
 import asyncio, os, sys
-from ohlcv_workbench.heartbeat import Heartbeat
-from ohlcv_workbench.process_cache import ProcessCache, ProcessStatus, ProcessType
+from ohlcv_workbench.registry import Heartbeat
+from ohlcv_workbench.registry import ProcessCache, ProcessStatus, ProcessType
 from ohlcv_workbench.settings import Settings
 
 async def main(component):

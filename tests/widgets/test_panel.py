@@ -3,28 +3,11 @@
 import html
 import threading
 
-import pytest
-
-from ohlcv_workbench.errors import InputError
-from ohlcv_workbench.widgets import CollectorPanel, parse_time_text
+from ohlcv_workbench.widgets import CollectorPanel
 
 from .conftest import dom_classes, registry_keys
 
 NOW = 1_800_000_000_000  # 2027-01-15T08:00:00Z
-
-
-def test_parse_time_text():
-    assert parse_time_text("", "since", NOW) is None
-    assert parse_time_text("  now ", "since", NOW) == NOW
-    assert parse_time_text("-90m", "since", NOW) == NOW - 90 * 60_000
-    assert parse_time_text("-2h", "since", NOW) == NOW - 2 * 3_600_000
-    assert parse_time_text("- 1.5d", "since", NOW) == NOW - 36 * 3_600_000
-    assert parse_time_text("2026-01-01", "since", NOW) == 1_767_225_600_000
-    assert parse_time_text("2026-01-01 12:00", "since", NOW) == 1_767_225_600_000 + 43_200_000
-    assert parse_time_text("2026-01-01T12:00:00Z", "since", NOW) == 1_767_268_800_000
-    for bad in ("yesterday", "+2h", "-2y", "2026-13-01"):
-        with pytest.raises(InputError, match=r"since '.*' is not a time: expected ISO"):
-            parse_time_text(bad, "since", NOW)
 
 
 def fill(panel, **values):

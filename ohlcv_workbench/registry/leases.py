@@ -1,6 +1,6 @@
 """Series leases: one live collector per series, across processes and machines.
 
-A lease is a Redis string ``ohlcv_workbench:lease:{exchange}:{symbol}:{timeframe}`` holding the
+A lease is a Redis string (its key: :func:`.keys.lease_key`) holding the
 holder as JSON (process_id, host, pid, acquired_at), set with ``SET NX PX`` and kept alive by
 renewals; renew, release and takeover compare the stored value first (Lua), so only the holder
 can change it. A lease whose holder is gone expires after its ttl, or at once when the holder
@@ -19,29 +19,17 @@ from datetime import UTC, datetime
 
 import redis.asyncio as aioredis
 
-from .errors import InputError, RegistryError, SeriesBusyError
-from .records import SeriesKey
-from .registry_wire import (
-    ACQUIRE_LEASE,
-    REBIND_LEASE,
-    RELEASE_LEASE,
-    RENEW_LEASE,
-    parse_iso_time,
-    registry_errors,
-    text,
-)
-from .services import pid_alive
+from ohlcv_workbench.errors import InputError, RegistryError, SeriesBusyError
+from ohlcv_workbench.records import SeriesKey
+from ohlcv_workbench.services.processes import pid_alive
+from ohlcv_workbench.times import parse_iso_time
 
-__all__ = ["LEASE_PREFIX", "LeaseHolder", "SeriesLease", "lease_key"]
+from .keys import lease_key
+from .wire import ACQUIRE_LEASE, REBIND_LEASE, RELEASE_LEASE, RENEW_LEASE, registry_errors, text
+
+__all__ = ["LeaseHolder", "SeriesLease"]
 
 log = logging.getLogger(__name__)
-
-LEASE_PREFIX = "ohlcv_workbench:lease"
-
-
-def lease_key(series: SeriesKey) -> str:
-    """The Redis key of a series' lease."""
-    return f"{LEASE_PREFIX}:{series.exchange}:{series.symbol}:{series.timeframe}"
 
 
 @dataclass(frozen=True, slots=True)

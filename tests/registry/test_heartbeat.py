@@ -8,61 +8,29 @@ import signal
 import threading
 import time
 from datetime import datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 
 from ohlcv_workbench.errors import InputError, SeriesBusyError
-from ohlcv_workbench.heartbeat import Heartbeat
-from ohlcv_workbench.process_cache import ProcessCache, ProcessStatus, ProcessType
-from ohlcv_workbench.process_monitor import request_stop
 from ohlcv_workbench.records import SeriesKey
+from ohlcv_workbench.registry import (
+    Heartbeat,
+    ProcessCache,
+    ProcessStatus,
+    ProcessType,
+    request_stop,
+)
 from ohlcv_workbench.runtime.loop import LoopThread
 from ohlcv_workbench.services import EmbeddedRedis, pid_alive
 from ohlcv_workbench.settings import Settings
 
-DB = 5
+from .conftest import record, record_or_none, sent_commands, until
+
 SERIES = SeriesKey("sim", "BTC/USDT", "1m")
 COMPONENT = SERIES.component
 LEASE_KEY = "ohlcv_workbench:lease:sim:BTC/USDT:1m"
 INTERVAL = 0.1
-
-
-def db_url(url: str, db: int = DB) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
-
-
-@pytest.fixture
-def url(redis_url):
-    with redis.Redis.from_url(db_url(redis_url)) as client:
-        client.flushdb()
-    return db_url(redis_url)
-
-
-@pytest.fixture
-def raw(url):
-    with redis.Redis.from_url(url, decode_responses=True) as client:
-        yield client
-
-
-@pytest.fixture
-async def cache(url):
-    async with ProcessCache(url) as cache:
-        yield cache
-
-
-def record(raw, process_id):
-    text = raw.get(f"process:data:{process_id}")
-    return None if text is None else json.loads(text)
-
-
-async def until(predicate, within, step=0.01):
-    """Wait until ``predicate()`` is true; fail after ``within`` seconds."""
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(step)
 
 
 def heartbeat(cache, **kwargs):
@@ -209,7 +177,6 @@ async def test_a_lost_lease_is_reported(cache, raw):
 
 
 async def test_each_beat_is_one_round_trip(cache, url):
-    from tests.test_process_cache import sent_commands
 
     async with heartbeat(cache, lease=SERIES) as hb:
         await hb.set_status(ProcessStatus.RUNNING)  # scripts cached from here on
@@ -242,7 +209,7 @@ async def test_the_record_comes_back_after_redis_is_killed_and_restarted(own_ser
 
         os.kill(state.pid, signal.SIGKILL)
         await until(lambda: not pid_alive(state.pid), 5)
-        with caplog.at_level(logging.WARNING, logger="ohlcv_workbench.heartbeat"):
+        with caplog.at_level(logging.WARNING, logger="ohlcv_workbench.registry.heartbeat"):
             for n in range(4):  # the work goes on while Redis is down
                 hb.report(f"page {n}", done=n)
                 await asyncio.sleep(interval)
@@ -251,13 +218,15 @@ async def test_the_record_comes_back_after_redis_is_killed_and_restarted(own_ser
         restarted = await asyncio.to_thread(own_server.ensure)
         assert restarted.port == state.port and restarted.pid != state.pid
         back = time.monotonic()
-        await until(lambda: (record(raw, pid) or {}).get("params", {}).get("done") == 3, 2.5)
+        await until(
+            lambda: (record_or_none(raw, pid) or {}).get("params", {}).get("done") == 3, 2.5
+        )
         assert time.monotonic() - back <= 2 * interval + 0.3
 
         # a server that lost its data: the record is written back with the same id
         raw.flushdb()
         gone = time.monotonic()
-        await until(lambda: record(raw, pid) is not None, 2.5)
+        await until(lambda: record_or_none(raw, pid) is not None, 2.5)
         assert time.monotonic() - gone <= 2 * interval + 0.3
         data = record(raw, pid)
         assert data["process_id"] == pid and data["created_at"] == created

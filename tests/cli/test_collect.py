@@ -12,10 +12,10 @@ import time
 import pandas as pd
 import pytest
 
+from ohlcv_workbench import Workbench
 from ohlcv_workbench.collectors import Phase
 from ohlcv_workbench.errors import SeriesBusyError
 from ohlcv_workbench.records import SeriesKey
-from ohlcv_workbench.runtime import Workbench
 from ohlcv_workbench.store import SqliteStore
 
 CLI = [sys.executable, "-m", "ohlcv_workbench"]

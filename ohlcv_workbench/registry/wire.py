@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 from collections.abc import Iterator, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -25,7 +24,9 @@ from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from redis.retry import Retry
 
-from .errors import RegistryError, RegistryUnavailableError
+from ohlcv_workbench.errors import RegistryError, RegistryUnavailableError
+
+from .keys import ACTIVE_PREFIX
 
 __all__ = [
     "ACQUIRE_LEASE",
@@ -39,7 +40,6 @@ __all__ = [
     "LuaScript",
     "decode_record",
     "make_client",
-    "parse_iso_time",
     "registry_errors",
     "text",
 ]
@@ -87,17 +87,6 @@ def decode_record(process_id: str, raw: Any) -> dict[str, Any]:
     return record
 
 
-def parse_iso_time(value: object) -> datetime | None:
-    """An ISO time as an aware UTC datetime (naive means UTC); None when it is not one."""
-    if not isinstance(value, str):
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        return None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
-
-
 class LuaScript:
     """A Lua script run with EVALSHA, falling back to EVAL (which caches it) when unknown."""
 
@@ -114,6 +103,10 @@ class LuaScript:
         except NoScriptError:
             return await client.eval(self.source, len(keys), *keys, *args)
 
+
+#: the active hashes are named by the record's type, known only inside a script, so their
+#: prefix is a constant of the scripts (from :mod:`.keys`)
+_KEYS_LUA = f"local ACTIVE_PREFIX = {json.dumps(ACTIVE_PREFIX)}\n"
 
 _JSON_SPLICE = r"""
 local function skip_ws(s, i)
@@ -220,7 +213,7 @@ local function update_record(key, A, o)
   redis.call('SET', key, join(rec), 'EX', A[o + 7])
   -- the active hash is named by the record's type, so it cannot be passed in KEYS
   local ptype = get_string(rec, '"process_type"')
-  if ptype then redis.call('HSET', 'process:active:' .. ptype, A[o + 1], A[o + 2]) end
+  if ptype then redis.call('HSET', ACTIVE_PREFIX .. ptype, A[o + 1], A[o + 2]) end
   return rec
 end
 """
@@ -243,24 +236,26 @@ end
 """
 
 UPDATE = LuaScript(
-    _JSON_SPLICE
+    _KEYS_LUA
+    + _JSON_SPLICE
     + _UPDATE_RECORD
     + "if update_record(KEYS[1], ARGV, 0) then return 1 end\nreturn 0\n"
 )
 
-# KEYS: data; ARGV as update_record. Also drops the process from the active hash and the
-# component index (the latter only while it still points to this process).
+# KEYS: data, components; ARGV as update_record. Also drops the process from the active hash
+# and the component index (the latter only while it still points to this process).
 STOP = LuaScript(
-    _JSON_SPLICE
+    _KEYS_LUA
+    + _JSON_SPLICE
     + _UPDATE_RECORD
     + r"""
 local rec = update_record(KEYS[1], ARGV, 0)
 if not rec then return 0 end
 local ptype = get_string(rec, '"process_type"')
-if ptype then redis.call('HDEL', 'process:active:' .. ptype, ARGV[1]) end
+if ptype then redis.call('HDEL', ACTIVE_PREFIX .. ptype, ARGV[1]) end
 local component = get_string(rec, '"component"')
-if component and redis.call('HGET', 'process:components', component) == ARGV[1] then
-  redis.call('HDEL', 'process:components', component)
+if component and redis.call('HGET', KEYS[2], component) == ARGV[1] then
+  redis.call('HDEL', KEYS[2], component)
 end
 return 1
 """
@@ -283,7 +278,8 @@ return 1
 # A heartbeat. KEYS: data, stop request, [lease]; ARGV[1]=lease value, ARGV[2]=lease ttl ms,
 # then update_record's arguments. Returns {updated 0|1, stop requested 0|1, lease -1|0|1|2}.
 BEAT = LuaScript(
-    _JSON_SPLICE
+    _KEYS_LUA
+    + _JSON_SPLICE
     + _UPDATE_RECORD
     + _LEASE_KEEP
     + r"""

@@ -127,7 +127,7 @@ def test_failed_start_reports_the_log(tmp_path, monkeypatch):
     bogus = tmp_path / "fake-server"
     bogus.write_text("#!/bin/sh\necho 'cannot start: bad config' >&2\nexit 3\n")
     bogus.chmod(0o755)
-    monkeypatch.setattr("ohlcv_workbench.services.redis_binary", lambda: bogus)
+    monkeypatch.setattr("ohlcv_workbench.services.redis_server.redis_binary", lambda: bogus)
     with pytest.raises(ServiceError, match="exited with 3: cannot start: bad config"):
         service.ensure()
     assert service.read_state() is None

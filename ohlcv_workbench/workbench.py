@@ -1,4 +1,7 @@
-"""The notebook runtime: ``Workbench`` owns one event loop in a background thread.
+"""The workbench: what an analyst drives from a notebook or a script.
+
+``Workbench`` owns one event loop in a background thread (:mod:`.runtime`) and one collection
+setup (:class:`~ohlcv_workbench.collectors.CollectionSetup`) on it.
 
 ::
 
@@ -28,28 +31,23 @@ import weakref
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ohlcv_workbench.collectors import (
-    Collector,
-    CollectorContext,
-    CollectorKind,
-    CollectorManager,
-    CollectorSpec,
-)
-from ohlcv_workbench.exchange import RetryPolicy, close_exchanges, exchange_hub
-from ohlcv_workbench.process_cache import ProcessCache
-from ohlcv_workbench.process_monitor import ProcessInfo, list_processes, request_stop
+from ohlcv_workbench.collectors import CollectionSetup, Collector, CollectorKind, CollectorSpec
+from ohlcv_workbench.exchange import ExchangeClient, RetryPolicy, exchange_hub
 from ohlcv_workbench.records import SeriesKey
+from ohlcv_workbench.registry import (
+    ProcessInfo,
+    list_processes,
+    processes_frame,
+    request_stop,
+)
+from ohlcv_workbench.runtime import CollectorHandle, LoopThread
 from ohlcv_workbench.settings import Settings
-from ohlcv_workbench.store import CandleStore, QualityReport, open_store
-
-from .handle import CollectorHandle
-from .loop import LoopThread
+from ohlcv_workbench.store import QualityReport
+from ohlcv_workbench.times import TimeLike
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from ohlcv_workbench.exchange import ExchangeClient
-    from ohlcv_workbench.store.models import TimeLike
     from ohlcv_workbench.widgets import Dashboard
 
 __all__ = ["Workbench"]
@@ -81,34 +79,32 @@ class Workbench:
         request_timeout: float = 10.0,
     ) -> None:
         self.settings = settings or Settings.from_env()
-        self.runtime = LoopThread()
         self._handles: dict[Collector, CollectorHandle] = {}
         self._exchanges: dict[str, ExchangeClient] = {}
         self._closed = False
         self._close_lock = threading.Lock()
-        self.store: CandleStore = open_store(self.settings)
-        self.cache = ProcessCache(settings=self.settings)
-        context = CollectorContext(
-            self.settings, self.cache, self.store, rate_limit=rate_limit,
-            concurrency=concurrency, retry=retry, heartbeat_interval=heartbeat_interval,
-            request_timeout=request_timeout,
-        )  # fmt: skip
         host = f"workbench.{socket.gethostname()}.{os.getpid()}"
         params = {"pid": os.getpid(), "host": socket.gethostname(), "args": sys.argv[:1]}
-        self.manager = CollectorManager(context, host, params)
+        self.setup = CollectionSetup(
+            self.settings, host, params, rate_limit=rate_limit, concurrency=concurrency,
+            retry=retry, heartbeat_interval=heartbeat_interval, request_timeout=request_timeout,
+        )  # fmt: skip
+        self.store = self.setup.store
+        self.cache = self.setup.cache
+        self.manager = self.setup.manager
+        self.runtime = LoopThread()
         try:
-            self.runtime.run(self._open(), OPEN_TIMEOUT)
-        except BaseException:
-            self.runtime.stop()
-            self.store.close()
+            self.runtime.run(self.setup.open(), OPEN_TIMEOUT)
+        except BaseException as exc:
+            try:
+                self.runtime.run(self.setup.aclose(exc), OPEN_TIMEOUT)
+            finally:
+                self.runtime.stop()
+                self.setup.close()
             raise
         finalizer = weakref.WeakMethod(self.close)
         self._atexit = lambda: (fn := finalizer()) is not None and fn()
         atexit.register(self._atexit)
-
-    async def _open(self) -> None:
-        await self.cache.connect()
-        await self.manager.__aenter__()
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else f"{len(self.manager.running())} collectors running"
@@ -215,8 +211,6 @@ class Workbench:
 
     def processes(self, *, ended_within: float | None = None) -> pd.DataFrame:
         """:meth:`process_infos` as a DataFrame (other kernels, CLI daemons, fullon too)."""
-        from ohlcv_workbench.process_monitor import processes_frame
-
         return processes_frame(self.process_infos(ended_within=ended_within))
 
     # -- the store ---------------------------------------------------------------------------
@@ -267,7 +261,7 @@ class Workbench:
         :class:`~ohlcv_workbench.widgets.Dashboard`. Its watchers are tasks on this workbench's
         loop, so :meth:`close` stops them too.
         """
-        from ohlcv_workbench.widgets import Dashboard
+        from ohlcv_workbench.widgets import Dashboard  # ipywidgets and plotly load on first use
 
         return Dashboard(self, interval=interval, **options)
 
@@ -281,15 +275,7 @@ class Workbench:
         atexit.unregister(self._atexit)
         try:
             if self.runtime.running:
-                self.runtime.run(self._aclose(), timeout)
+                self.runtime.run(self.setup.aclose(), timeout)
         finally:
             self.runtime.stop()
-            self.manager.context.worker.close()
-            self.store.close()
-
-    async def _aclose(self) -> None:
-        try:
-            await self.manager.aclose()
-        finally:
-            await close_exchanges()
-            await self.cache.aclose()
+            self.setup.close()

@@ -1,4 +1,9 @@
-"""Fixtures: a simulator on a thread (real-time clock), per-test store, the run's Redis."""
+"""Fixtures of the live stack, shared by the collector and CLI tests: a simulator on a thread
+(real-time clock), a per-test store, the run's Redis, fast heartbeats.
+
+Packages with other needs override them (``sim`` is an in-process simulator with a fixed clock
+in ``tests/sim`` and ``tests/exchange``; the widget tests use the embedded services).
+"""
 
 from __future__ import annotations
 
@@ -10,16 +15,12 @@ from pathlib import Path
 import pytest
 import redis
 
-from ohlcv_workbench.exchange import RetryPolicy
-from ohlcv_workbench.runtime import Workbench
+from ohlcv_workbench import Workbench
 from ohlcv_workbench.settings import Settings
 from ohlcv_workbench.sim import SimControl
 from ohlcv_workbench.sim.server import SimConfig
 from ohlcv_workbench.sim.thread import SimThread
-
-#: fast heartbeats so stops and stale flags show quickly
-INTERVAL = 0.2
-INSTANT = RetryPolicy(instant=True)
+from tests.helpers import INSTANT, INTERVAL
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,7 @@
             hb.report("Fetched 1000 candles", done=n, total=total)
 
 Each beat is one round trip (a Lua script): the update, the check for a stop request (see
-:func:`~ohlcv_workbench.process_monitor.request_stop`) and the lease renewal. A Redis outage
+:func:`~ohlcv_workbench.registry.request_stop`) and the lease renewal. A Redis outage
 never stops the work: a failed beat is logged and retried on the next one, and a record that
 vanished is written back with the same process id. Leaving the block stops the process: with
 ``final_message`` normally, in ERROR with the reason when the block raised, with "Cancelled"
@@ -26,25 +26,23 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from .errors import InputError, RegistryError
+from ohlcv_workbench.errors import InputError, RegistryError
+from ohlcv_workbench.records import SeriesKey
+
+from .cache import ProcessCache
+from .keys import data_key, stop_request_key
 from .leases import LeaseHolder, SeriesLease
-from .process_cache import (
-    ProcessCache,
+from .records import (
     ProcessStatus,
     ProcessType,
-)
-from .process_monitor import stop_request_key
-from .process_records import (
     check_component,
     check_message,
     check_process_type,
     check_status,
-    data_key,
     encode_params,
     update_record_args,
 )
-from .records import SeriesKey
-from .registry_wire import BEAT, registry_errors
+from .wire import BEAT, registry_errors
 
 __all__ = ["Heartbeat"]
 
@@ -56,7 +54,7 @@ TASK_STOP_TIMEOUT = 5.0  # seconds to wait for the cancelled beat task
 class Heartbeat:
     """Registers a process, beats every ``interval`` seconds, and stops it on exit.
 
-    ``lease``: a series to hold a :class:`~ohlcv_workbench.leases.SeriesLease` on while the
+    ``lease``: a series to hold a :class:`~ohlcv_workbench.registry.SeriesLease` on while the
     block runs (taken before registering: a second collector gets SeriesBusyError naming the
     holder); ``lease_ttl`` defaults to ``max(5 * interval, 1)`` seconds. :meth:`report` is meant
     to be called from the event loop's thread.

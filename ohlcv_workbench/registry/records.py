@@ -1,5 +1,5 @@
-"""The records of the process registry: fullon_cache's enums, Redis keys, argument checks
-and the JSON encoding of record fields (used by :mod:`.process_cache` and :mod:`.heartbeat`).
+"""The records of the process registry: fullon_cache's enums, argument checks and the JSON
+encoding of record fields (used by :mod:`.cache` and :mod:`.heartbeat`).
 """
 
 from __future__ import annotations
@@ -10,22 +10,17 @@ from datetime import datetime
 from enum import Enum
 from typing import TypeVar
 
-from .errors import InputError
+from ohlcv_workbench.errors import InputError
 
 __all__ = [
-    "COMPONENTS_KEY",
-    "PREFIX",
     "PROCESS_TTL",
     "ProcessStatus",
     "ProcessType",
-    "active_key",
-    "broadcast_channel",
     "check_component",
     "check_message",
     "check_process_id",
     "check_process_type",
     "check_status",
-    "data_key",
     "encode_params",
     "encode_value",
     "update_record_args",
@@ -33,8 +28,6 @@ __all__ = [
 
 E = TypeVar("E", bound=Enum)
 
-PREFIX = "process"
-COMPONENTS_KEY = f"{PREFIX}:components"
 PROCESS_TTL = 86400  # seconds; reset by every update (fullon_cache's value)
 
 
@@ -60,21 +53,6 @@ class ProcessStatus(str, Enum):  # noqa: UP042 - as ProcessType
     IDLE = "idle"
     ERROR = "error"
     STOPPED = "stopped"
-
-
-def data_key(process_id: str) -> str:
-    """Key of a process record."""
-    return f"{PREFIX}:data:{process_id}"
-
-
-def active_key(process_type: str) -> str:
-    """Key of the hash of active processes of one type."""
-    return f"{PREFIX}:active:{process_type}"
-
-
-def broadcast_channel(process_type: ProcessType) -> str:
-    """Pub/sub channel of broadcasts to one process type."""
-    return f"{PREFIX}:broadcast:{process_type.value}"
 
 
 # -- argument checks (raised before anything is written) -----------------------------------

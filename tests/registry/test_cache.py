@@ -6,16 +6,16 @@ import logging
 import re
 import socket
 from datetime import UTC, datetime, timedelta
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 import redis.asyncio as aioredis
 
 from ohlcv_workbench.errors import InputError, RegistryError, RegistryUnavailableError
-from ohlcv_workbench.process_cache import PROCESS_TTL, ProcessCache, ProcessStatus, ProcessType
+from ohlcv_workbench.registry import PROCESS_TTL, ProcessCache, ProcessStatus, ProcessType
 
-DB = 5  # this module's own database on the run's server; flushed before every test
+from .conftest import record, sent_commands
+
 COMPONENT = "ohlcv.sim.BTC/USDT"
 FIELDS = {
     "process_id",
@@ -28,35 +28,6 @@ FIELDS = {
     "updated_at",
     "heartbeat",
 }
-
-
-def db_url(url: str, db: int = DB) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
-
-
-@pytest.fixture
-def url(redis_url):
-    with redis.Redis.from_url(db_url(redis_url)) as client:
-        client.flushdb()
-    return db_url(redis_url)
-
-
-@pytest.fixture
-def raw(url):
-    with redis.Redis.from_url(url, decode_responses=True) as client:
-        yield client
-
-
-@pytest.fixture
-async def cache(url):
-    async with ProcessCache(url) as cache:
-        yield cache
-
-
-def record(raw, process_id):
-    text = raw.get(f"process:data:{process_id}")
-    assert text is not None, f"no record for {process_id}"
-    return json.loads(text)
 
 
 def iso_utc(value):
@@ -181,32 +152,11 @@ async def test_update_merges_params_and_resets_ttl(cache, raw):
 
 
 async def test_update_of_an_unknown_id_is_false_and_logged(cache, raw, caplog):
-    with caplog.at_level(logging.WARNING, logger="ohlcv_workbench.process_cache"):
+    with caplog.at_level(logging.WARNING, logger="ohlcv_workbench.registry.cache"):
         assert await cache.update_process("ohlcv:nothing:1.0", message="x") is False
         assert await cache.stop_process("ohlcv:nothing:1.0") is False
     assert raw.dbsize() == 0
     assert sum("ohlcv:nothing:1.0" in r.getMessage() for r in caplog.records) == 2
-
-
-async def sent_commands(url, client, action):
-    """Commands the server received from ``client``'s connection while ``action`` ran (MONITOR).
-
-    Commands run inside a Lua script are reported by MONITOR as coming from "lua": left out.
-    """
-    conn_id = await client.client_id()
-    async with aioredis.Redis.from_url(url, decode_responses=True) as probe:
-        (info,) = await probe.client_list(client_id=[conn_id])
-        port = info["addr"].rsplit(":", 1)[1]
-        async with probe.monitor() as monitor:
-            await action()
-            await probe.echo("end of the measurement")  # from another connection
-            seen: list[str] = []
-            while True:
-                command = await asyncio.wait_for(monitor.next_command(), 5)
-                if command["command"] == "ECHO end of the measurement":
-                    return seen
-                if command["client_type"] != "lua" and command["client_port"] == port:
-                    seen.append(command["command"].split()[0].upper())
 
 
 async def test_update_is_one_round_trip_without_ping(cache, raw, url):
@@ -277,6 +227,60 @@ async def test_component_index(cache, raw):
     assert await cache.get_component_status("ohlcv.sim.ETH/USDT") is None
     await cache.stop_process(pid)
     assert await cache.get_component_status(COMPONENT) is None
+
+
+async def test_process_history_is_every_record_of_the_component_newest_first(cache, raw):
+    first = await cache.register_process(ProcessType.OHLCV, COMPONENT, message="first")
+    await cache.stop_process(first, "done")
+    second = await cache.register_process(ProcessType.OHLCV, COMPONENT, message="second")
+    # neighbours a SCAN pattern could confuse: a glob character, a longer component, a prefix
+    await cache.register_process(ProcessType.OHLCV, "ohlcv.sim.BTC/USDT.x")
+    await cache.register_process(ProcessType.OHLCV, "ohlcv.sim.BTC")
+    odd = await cache.register_process(ProcessType.BOT, "bot[1]*")
+
+    history = await cache.get_process_history(COMPONENT)
+    assert [r["process_id"] for r in history] == [second, first]
+    assert [r["status"] for r in history] == ["starting", "stopped"]  # ended ones included
+    assert [r["process_id"] for r in await cache.get_process_history(COMPONENT, limit=1)] == [
+        second
+    ]
+    assert [r["process_id"] for r in await cache.get_process_history("bot[1]*")] == [odd]
+    assert await cache.get_process_history("ohlcv.sim.ETH/USDT") == []
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(InputError, match="limit must be a positive integer"):
+            await cache.get_process_history(COMPONENT, limit=bad)
+
+
+async def test_every_public_method_of_fullon_cache_exists_with_its_signature():
+    import inspect
+
+    # fullon_cache 0.5.11: name -> parameters (after self) and their defaults
+    fullon = {
+        "register_process": ["process_type", "component", "params=None", "message=None",
+                             "status=ProcessStatus.STARTING"],
+        "update_process": ["process_id", "status=None", "message=None", "params=None",
+                           "heartbeat=True"],
+        "get_process": ["process_id"],
+        "get_active_processes": ["process_type=None", "component=None", "since_minutes=5",
+                                 "include_heartbeat_check=True"],
+        "stop_process": ["process_id", "message=None"],
+        "cleanup_stale_processes": ["stale_minutes=30"],
+        "get_process_history": ["component", "limit=100"],
+        "get_component_status": ["component"],
+        "get_system_health": [],
+        "broadcast_message": ["process_type", "message", "data=None"],
+        "get_metrics": [],
+    }  # fmt: skip
+    for name, expected in fullon.items():
+        method = getattr(ProcessCache, name)
+        assert inspect.iscoroutinefunction(method), name
+        params = list(inspect.signature(method).parameters.values())[1:]
+        shown = [
+            p.name if p.default is inspect.Parameter.empty else f"{p.name}={p.default!s}"
+            for p in params
+            if p.kind is not inspect.Parameter.KEYWORD_ONLY  # our additions are keyword-only
+        ]
+        assert shown == expected, name
 
 
 async def test_get_active_processes_filters_and_sorts(cache, raw):

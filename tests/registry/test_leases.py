@@ -8,18 +8,15 @@ import socket
 import subprocess
 import sys
 from datetime import UTC, datetime
-from urllib.parse import urlsplit, urlunsplit
 
 import pytest
-import redis
-import redis.asyncio as aioredis
 
 from ohlcv_workbench.errors import InputError, SeriesBusyError
-from ohlcv_workbench.leases import LeaseHolder, SeriesLease, lease_key
 from ohlcv_workbench.records import SeriesKey
+from ohlcv_workbench.registry import LeaseHolder, SeriesLease
+from ohlcv_workbench.registry.keys import lease_key
 from ohlcv_workbench.services import pid_alive
 
-DB = 5
 SERIES = SeriesKey("sim", "BTC/USDT", "1m")
 KEY = "ohlcv_workbench:lease:sim:BTC/USDT:1m"
 
@@ -29,7 +26,7 @@ CHILD = """
 import asyncio, sys
 import redis.asyncio as aioredis
 from ohlcv_workbench.errors import SeriesBusyError
-from ohlcv_workbench.leases import SeriesLease
+from ohlcv_workbench.registry import SeriesLease
 from ohlcv_workbench.records import SeriesKey
 
 async def main(url, name, ttl):
@@ -45,29 +42,6 @@ async def main(url, name, ttl):
 
 asyncio.run(main(*sys.argv[1:]))
 """
-
-
-def db_url(url: str, db: int = DB) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=f"/{db}"))
-
-
-@pytest.fixture
-def url(redis_url):
-    with redis.Redis.from_url(db_url(redis_url)) as client:
-        client.flushdb()
-    return db_url(redis_url)
-
-
-@pytest.fixture
-def raw(url):
-    with redis.Redis.from_url(url, decode_responses=True) as client:
-        yield client
-
-
-@pytest.fixture
-async def client(url):
-    async with aioredis.Redis.from_url(url, decode_responses=True) as client:
-        yield client
 
 
 def child(url, name, ttl=60):

@@ -5,9 +5,9 @@ and recent, so a collector killed with SIGKILL silently drops out. :func:`list_p
 every ``process:data:*`` record instead and flags an active process whose heartbeat is older
 than ``stale_after`` as STALE, until it is stopped or cleaned up.
 
-:func:`request_stop` asks a process to stop through Redis (key
-``ohlcv_workbench:stop:{process_id}``); its :class:`~ohlcv_workbench.heartbeat.Heartbeat` sees
-the request on its next beat.
+:func:`request_stop` asks a process to stop through Redis (a stop-request key, see
+:mod:`.keys`); its :class:`~ohlcv_workbench.registry.Heartbeat` sees the request on its next
+beat.
 """
 
 from __future__ import annotations
@@ -17,40 +17,26 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import Enum
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio as aioredis
 
-from .errors import InputError
-from .process_cache import (
-    ProcessCache,
-    ProcessStatus,
-    ProcessType,
-)
-from .process_records import (
-    COMPONENTS_KEY,
-    PREFIX,
-    active_key,
-    data_key,
-)
-from .registry_wire import parse_iso_time, registry_errors, text
+from ohlcv_workbench.errors import InputError
+from ohlcv_workbench.settings import Settings
+from ohlcv_workbench.times import parse_iso_time
+
+from .cache import ProcessCache
+from .keys import COMPONENTS_KEY, DATA_PREFIX, active_key, data_key, data_pattern, stop_request_key
+from .records import ProcessStatus, ProcessType
+from .wire import registry_errors, text
 
 if TYPE_CHECKING:  # pandas is imported on use
     import pandas as pd
 
-__all__ = [
-    "STOP_PREFIX",
-    "ProcessInfo",
-    "list_processes",
-    "processes_frame",
-    "request_stop",
-    "stop_request_key",
-]
+__all__ = ["ProcessInfo", "list_processes", "processes_frame", "request_stop"]
 
 log = logging.getLogger(__name__)
 
-STOP_PREFIX = "ohlcv_workbench:stop"
 STOP_REQUEST_TTL = 3600  # seconds a stop request waits for its process to see it
 MGET_BATCH = 500
 
@@ -70,18 +56,14 @@ FRAME_COLUMNS = [
 ]
 
 
-def stop_request_key(process_id: str) -> str:
-    """The key that asks ``process_id`` to stop."""
-    return f"{STOP_PREFIX}:{process_id}"
-
-
 @dataclass(frozen=True, slots=True)
 class ProcessInfo:
     """One process record as seen now. Times are UTC; ``heartbeat_age`` is in seconds.
 
-    ``active``: still listed in ``process:active:{type}`` (not stopped); ``stale``: active but
-    no heartbeat for longer than ``stale_after``. ``process_type`` and ``status`` are the enum
-    members when the values are known ones, else the raw strings.
+    ``active``: still listed as active (not stopped); ``stale``: active but no heartbeat for
+    longer than ``stale_after``. ``process_type`` and ``status`` are the record's text (the
+    values of :class:`ProcessType` / :class:`ProcessStatus`, which compare equal to them, or
+    whatever another program wrote); :attr:`known_status` is the member, if any.
     """
 
     process_id: str
@@ -97,6 +79,22 @@ class ProcessInfo:
     active: bool
     stale: bool
 
+    @property
+    def known_status(self) -> ProcessStatus | None:
+        """The status as a :class:`ProcessStatus` member (None for a value it does not know)."""
+        try:
+            return ProcessStatus(self.status)
+        except ValueError:
+            return None
+
+    @property
+    def known_type(self) -> ProcessType | None:
+        """The type as a :class:`ProcessType` member (None for a value it does not know)."""
+        try:
+            return ProcessType(self.process_type)
+        except ValueError:
+            return None
+
 
 def _client(source: ProcessCache | aioredis.Redis) -> aioredis.Redis:
     return source.client if isinstance(source, ProcessCache) else source
@@ -107,17 +105,11 @@ def _stale_after(source: ProcessCache | aioredis.Redis, stale_after: float | Non
         return float(stale_after)
     if isinstance(source, ProcessCache):
         return source.settings.stale_after
-    from .settings import Settings
-
     return Settings.from_env().stale_after
 
 
-def _enum_or_raw(enum: type[ProcessType] | type[ProcessStatus], value: object) -> str:
-    raw = "" if value is None else str(value)
-    try:
-        return enum(raw)
-    except ValueError:
-        return raw
+def _text(value: object) -> str:
+    return "" if value is None else str(value)
 
 
 def _info(
@@ -133,9 +125,9 @@ def _info(
     params = record.get("params")
     return ProcessInfo(
         process_id=process_id,
-        process_type=_enum_or_raw(ProcessType, record.get("process_type")),
+        process_type=_text(record.get("process_type")),
         component=str(record.get("component", "")),
-        status=_enum_or_raw(ProcessStatus, record.get("status")),
+        status=_text(record.get("status")),
         message=str(record.get("message", "")),
         params=dict(params) if isinstance(params, Mapping) else {},
         created_at=created,
@@ -162,18 +154,17 @@ async def list_processes(
         await source.connect()
     client = _client(source)
     limit = _stale_after(source, stale_after)
-    prefix = f"{PREFIX}:data:"
     records: dict[str, Mapping[str, Any]] = {}
     with registry_errors("listing processes"):
-        keys = [text(k) async for k in client.scan_iter(match=f"{prefix}*", count=1000)]
+        keys = [text(k) async for k in client.scan_iter(match=data_pattern(), count=1000)]
         for start in range(0, len(keys), MGET_BATCH):
             batch = keys[start : start + MGET_BATCH]
             for key, raw in zip(batch, await client.mget(batch), strict=True):
                 if raw is None:
                     continue  # expired between SCAN and MGET
-                record = _decode(key[len(prefix) :], raw)
+                record = _decode(key.removeprefix(DATA_PREFIX), raw)
                 if record is not None:
-                    records[key[len(prefix) :]] = record
+                    records[key.removeprefix(DATA_PREFIX)] = record
         types = sorted({str(r.get("process_type")) for r in records.values()})
         async with client.pipeline(transaction=False) as pipe:
             for ptype in types:
@@ -205,10 +196,6 @@ def _decode(process_id: str, raw: Any) -> Mapping[str, Any] | None:
     return record
 
 
-def _plain(value: str) -> str:
-    return str(value.value) if isinstance(value, Enum) else value
-
-
 def processes_frame(infos: Iterable[ProcessInfo]) -> pd.DataFrame:
     """One row per process: ids, status, stale (bool), heartbeat_age (float seconds), times."""
     import pandas as pd
@@ -216,9 +203,9 @@ def processes_frame(infos: Iterable[ProcessInfo]) -> pd.DataFrame:
     rows = [
         {
             "process_id": i.process_id,
-            "process_type": _plain(i.process_type),
+            "process_type": i.process_type,
             "component": i.component,
-            "status": _plain(i.status),
+            "status": i.status,
             "stale": i.stale,
             "active": i.active,
             "heartbeat_age": i.heartbeat_age,
