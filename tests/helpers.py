@@ -1,8 +1,22 @@
 """Helpers shared by test packages (fixtures stay in each package's conftest)."""
 
-from datetime import UTC, datetime
+from __future__ import annotations
 
-from ohlcv_workbench.exchange import RetryPolicy
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from ohlcv_workbench.exchange import RetryPolicy, candle_pages, open_exchange
+from ohlcv_workbench.records import CandleBatch
+from ohlcv_workbench.settings import Settings
+from ohlcv_workbench.times import to_ms
 
 #: a fixed "now" in the middle of a minute, hour and day: 2025-06-18 13:37:42.500 UTC (Wednesday)
 NOW = int(datetime(2025, 6, 18, 13, 37, 42, 500000, tzinfo=UTC).timestamp() * 1000)
@@ -12,3 +26,65 @@ MINUTE = 60_000
 INTERVAL = 0.2
 #: retries without waiting
 INSTANT = RetryPolicy(instant=True)
+
+CLI = [sys.executable, "-m", "ohlcv_workbench"]
+
+
+def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run ``ohlcv-workbench ARGS`` to its end."""
+    return subprocess.run(
+        [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def spawn(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
+    """Start ``ohlcv-workbench ARGS`` (stdout and stderr piped)."""
+    return subprocess.Popen(
+        [*CLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str = "it") -> None:
+    """Poll ``predicate`` until it is true; AssertionError after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def sim_candles(
+    sim_url: str, symbol: str, tf: str, since: str | int, until: str | int
+) -> pd.DataFrame:
+    """The simulator's own candles in ``[since, until)``, fetched through the exchange boundary
+    (what a collector must have stored, candle for candle)."""
+
+    async def fetch() -> list[CandleBatch]:
+        settings = Settings(data_dir=Path("/nonexistent"), sim_url=sim_url)
+        async with open_exchange("sim", settings=settings, rate_limit=False) as ex:
+            pages = candle_pages(ex, symbol, tf, to_ms(since), to_ms(until))
+            return [batch async for batch in pages]
+
+    batches = asyncio.run(fetch())
+    return pd.concat([batch.to_frame() for batch in batches])
+
+
+def project_pids(directory: Path) -> set[int]:
+    """Processes that work in ``directory`` or name it on their command line (deleted too).
+
+    Independent of the package's own bookkeeping: what ``ps`` would show an operator.
+    """
+    root = str(directory.resolve())
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit() or int(entry) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(f"/proc/{entry}/cwd").removesuffix(" (deleted)")
+            with open(f"/proc/{entry}/cmdline", "rb") as fh:
+                argv = fh.read().decode(errors="replace")
+        except OSError:
+            continue
+        if cwd == root or cwd.startswith(root + "/") or root in argv:
+            found.add(int(entry))
+    return found

@@ -28,12 +28,15 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{service.name}: up, pid {state.pid} on 127.0.0.1:{state.port}")
     elif args.action == "down":
         for service in services:
-            print(f"{service.name}: {'stopped' if service.stop() else 'was not running'}")
+            pids = service.stop_servers()
+            done = f"stopped (pid {', '.join(map(str, pids))})" if pids else "was not running"
+            print(f"{service.name}: {done}")
     else:
         statuses = [service.status() for service in services]
         if args.json:
             print(json.dumps([s.as_dict() for s in statuses], indent=2))
         for status in statuses if not args.json else ():
-            print(f"{status.name}: {'running' if status.running else 'down'} ({status.detail})")
-        return 0 if all(s.running for s in statuses) else 1
+            shown = "running" if status.healthy else "unhealthy" if status.running else "down"
+            print(f"{status.name}: {shown} ({status.detail})")
+        return 0 if all(s.healthy and not s.strays for s in statuses) else 1
     return 0

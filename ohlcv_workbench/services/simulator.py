@@ -3,35 +3,26 @@
 :func:`simulator_url` returns ``settings.sim_url`` when configured, else the URL of the shared
 simulator under ``{data_dir}/services/sim/`` (started detached on first use, seeded with
 ``settings.sim_seed``), so notebooks, CLI runs and tests on one machine share one server.
+A running simulator with another seed is replaced (see :mod:`.base` for the lifecycle).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import urllib.error
 import urllib.request
 from typing import Any
 
-from ohlcv_workbench.errors import ServiceError
 from ohlcv_workbench.settings import Settings
 
-from .base import EmbeddedService, ServiceState
+from .base import EmbeddedService, Health, Probe, ServiceState
+from .processes import OsProcess
 
 __all__ = ["EmbeddedSimulator", "simulator_url"]
 
-#: started through a launcher that exits at once, so the server is nobody's child here: no
-#: zombie when it stops, and no "subprocess is still running" ResourceWarning at our exit
-_LAUNCHER = (
-    "import os, subprocess, sys\n"
-    "log = open(sys.argv[1], 'ab')\n"
-    "child = subprocess.Popen(sys.argv[2:], stdin=subprocess.DEVNULL, stdout=log,"
-    " stderr=subprocess.STDOUT, start_new_session=True)\n"
-    "print(child.pid, flush=True)\n"
-    "os._exit(0)\n"
-)
+#: how the simulator's command line reads (``python -m ohlcv_workbench sim ...``)
+_MODULE_ARGS = ("-m", "ohlcv_workbench", "sim")
 
 
 def _get_json(url: str, timeout: float = 1.0) -> Any:
@@ -54,32 +45,32 @@ class EmbeddedSimulator(EmbeddedService):
         state = state or self.ensure()
         return f"http://{state.host}:{state.port}"
 
-    def _launch(self, port: int) -> int:
-        self.directory.mkdir(parents=True, exist_ok=True)
-        argv = [sys.executable, "-m", "ohlcv_workbench", "sim"]
-        argv += ["--port", str(port), "--seed", str(self.seed)]
-        launched = subprocess.run(
-            [sys.executable, "-c", _LAUNCHER, str(self.log_path), *argv],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            timeout=30,
-            check=False,
-        )
-        if launched.returncode != 0 or not launched.stdout.strip().isdigit():
-            raise ServiceError(f"could not launch the simulator: {launched.stderr.strip()}")
-        return int(launched.stdout.strip())
+    def _argv(self, port: int) -> list[str]:
+        return [sys.executable, *_MODULE_ARGS, "--port", str(port), "--seed", str(self.seed)]
 
-    def _answers(self, state: ServiceState) -> bool:
+    def _env(self) -> dict[str, str]:
+        return {**super()._env(), "PYTHONUNBUFFERED": "1"}
+
+    def _probe(self, state: ServiceState) -> Probe:
         """``GET /api/v3/ping`` answers ``{}`` and the server runs with the configured seed."""
         base = f"http://{state.host}:{state.port}"
         try:
             if _get_json(f"{base}/api/v3/ping") != {}:
-                return False
-            return bool(_get_json(f"{base}/_sim/info").get("seed") == self.seed)
-        except (urllib.error.URLError, OSError, ValueError):
-            return False
+                return Probe(Health.FAULTY, "/api/v3/ping does not answer {}")
+            seed = _get_json(f"{base}/_sim/info").get("seed")
+        except urllib.error.HTTPError as exc:
+            return Probe(Health.FAULTY, f"HTTP {exc.code} {exc.reason}")
+        except (urllib.error.URLError, OSError) as exc:
+            return Probe(Health.SILENT, str(exc))
+        except (ValueError, AttributeError) as exc:
+            return Probe(Health.FAULTY, f"answers no JSON object: {exc}")
+        if seed != self.seed:
+            return Probe(Health.MISMATCH, f"serves seed {seed}, not {self.seed}")
+        return Probe(Health.UP)
+
+    def _is_server(self, proc: OsProcess) -> bool:
+        argv = proc.argv
+        return any(argv[i : i + 3] == _MODULE_ARGS for i in range(len(argv)))
 
     def _extra(self) -> dict[str, Any]:
         return {"seed": self.seed}

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ohlcv_workbench.errors import StoreError
+from ohlcv_workbench.files import private_dir, tighten, touch_private
 from ohlcv_workbench.records import OHLCV_COLUMNS, CandleBatch, PublicTrade, SeriesKey
 from ohlcv_workbench.timeframes import timeframe
 from ohlcv_workbench.times import iso
@@ -76,11 +77,14 @@ class SqliteStore(CandleStore):
         self._pid = os.getpid()
         self._closed = False
         self._ids: dict[tuple[str, ...], int] = {}
-        try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:  # private: folders 0700, the file 0600 (SQLite gives its -wal and -shm the same)
+            private_dir(self.path.parent)
+            touch_private(self.path)
+            for part in ("", "-wal", "-shm"):
+                tighten(self.path.with_name(self.path.name + part))
         except OSError as exc:
             raise StoreError(
-                f"cannot create the store's directory {self.path.parent}: {exc}"
+                f"cannot create the store {self.path}: {exc.strerror or exc}{_full(self.path)}"
             ) from exc
         with self._errors("open"):
             con = self._conn()
@@ -119,7 +123,7 @@ class SqliteStore(CandleStore):
         try:
             yield
         except sqlite3.Error as exc:
-            raise StoreError(f"{action} failed on {self.path}: {exc}") from exc
+            raise StoreError(f"{action} failed on {self.path}: {exc}{_full(self.path)}") from exc
 
     @contextmanager
     def _write(self, action: str) -> Iterator[sqlite3.Connection]:
@@ -432,6 +436,15 @@ class SqliteStore(CandleStore):
             return int(
                 con.execute("SELECT COUNT(*) FROM trades WHERE market_id = ?", (mid,)).fetchone()[0]
             )
+
+
+def _full(path: Path) -> str:
+    """``"; the disk of ... is full"`` when it is (SQLite only says "disk I/O error")."""
+    try:
+        disk = os.statvfs(path.parent)
+    except OSError:
+        return ""
+    return f"; the disk of {path.parent} is full" if disk.f_bavail == 0 else ""
 
 
 def _log_updates(key: SeriesKey, merges: list[chunks.Merge], total: int) -> None:

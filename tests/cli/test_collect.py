@@ -5,8 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
-import subprocess
-import sys
 import time
 
 import pandas as pd
@@ -17,28 +15,7 @@ from ohlcv_workbench.collectors import Phase
 from ohlcv_workbench.errors import SeriesBusyError
 from ohlcv_workbench.records import SeriesKey
 from ohlcv_workbench.store import SqliteStore
-
-CLI = [sys.executable, "-m", "ohlcv_workbench"]
-
-
-def cli(env: dict[str, str], *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [*CLI, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
-    )
-
-
-def spawn(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [*CLI, *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-
-
-def wait_for(predicate, timeout: float = 20.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+from tests.helpers import cli, spawn, wait_for
 
 
 def test_bounded_backfill_exits_0_and_registers_the_daemon(env, raw_redis):

@@ -128,8 +128,11 @@ def test_failed_start_reports_the_log(tmp_path, monkeypatch):
     bogus.write_text("#!/bin/sh\necho 'cannot start: bad config' >&2\nexit 3\n")
     bogus.chmod(0o755)
     monkeypatch.setattr("ohlcv_workbench.services.redis_server.redis_binary", lambda: bogus)
-    with pytest.raises(ServiceError, match="exited with 3: cannot start: bad config"):
+    with pytest.raises(ServiceError) as info:
         service.ensure()
+    message = str(info.value)
+    assert "\n" not in message and str(tmp_path) in message
+    assert "exited while starting: cannot start: bad config" in message
     assert service.read_state() is None
 
 

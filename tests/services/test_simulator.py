@@ -55,6 +55,6 @@ def test_a_running_simulator_with_another_seed_is_replaced(tmp_path):
         url = first.url()
         assert SimControl(url).info()["seed"] == 1
         assert SimControl(second.url()).info()["seed"] == 2
-        assert not first.status().running  # it no longer answers as seed 1
+        assert not first.status().healthy  # it no longer answers as seed 1
     finally:
         second.stop()
