@@ -2,9 +2,11 @@
 
 A run happens inside one :class:`Context`: a temporary data dir (so nothing touches the user's
 data, Redis or store), an environment stripped of the user's ``OHLCV_WORKBENCH_*`` and fullon
-``REDIS_*`` variables, and, on exit, ``services down`` for that data dir and the directory
-removed. Timed work that talks to the simulator runs in a process other than the simulator's
-(see :mod:`benchmarks.simproc`), so client and server never share one GIL.
+``REDIS_*`` variables, and, on exit (also after SIGINT or SIGTERM), its children stopped,
+``services down`` for that data dir, every process still working under its temporary root
+stopped, and the directory removed. Timed work that talks to the simulator runs in a process
+other than the simulator's (see :mod:`benchmarks.simproc`), so client and server never share
+one GIL.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
@@ -156,8 +158,12 @@ class Context:
         self._saved: dict[str, str] = {}
         self.env: dict[str, str] = {}
         self._children: list[subprocess.Popen[str]] = []
+        self._restore_sigterm: Callable[[], None] = lambda: None
 
     def __enter__(self) -> Self:
+        from ohlcv_workbench.services.processes import interrupt_on_sigterm
+
+        self._restore_sigterm = interrupt_on_sigterm()  # SIGTERM unwinds through __exit__
         for key in list(os.environ):
             if key.startswith(_PREFIX) or key in _FOREIGN:
                 self._saved[key] = os.environ.pop(key)
@@ -171,23 +177,18 @@ class Context:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        from ohlcv_workbench.services.catalog import stop_leftovers
+
         try:
             for child in self._children:
                 stop_process(child)
-            self.services_down()
+            stop_leftovers(self.data_dir, [self.root])  # services down, and any straggler
         finally:
             os.environ.pop(f"{_PREFIX}DATA_DIR", None)
             os.environ.update(self._saved)
+            self._restore_sigterm()
             if not self.keep:
                 shutil.rmtree(self.root, ignore_errors=True)
-
-    def services_down(self) -> None:
-        """``ohlcv-workbench services down`` for this run's data dir."""
-        from ohlcv_workbench.services import embedded_services
-        from ohlcv_workbench.settings import Settings
-
-        for service in embedded_services(Settings(data_dir=self.data_dir)):
-            service.stop()
 
     def redis_url(self) -> str:
         """The run's embedded Redis (started now if needed, so no timing pays for it)."""

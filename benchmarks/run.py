@@ -79,7 +79,15 @@ def _run_one(name: str, metric: Metric, ctx: Context) -> list[Result]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the selected metrics; see the module docstring."""
+    """Run the selected metrics; see the module docstring. 130 when interrupted."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # SIGINT or SIGTERM: the context stopped what it started
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = _parser().parse_args(argv)
     names = args.only or list(METRICS)
     out: Path = args.out

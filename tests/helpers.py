@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +15,7 @@ import pandas as pd
 
 from ohlcv_workbench.exchange import RetryPolicy, candle_pages, open_exchange
 from ohlcv_workbench.records import CandleBatch
+from ohlcv_workbench.services.processes import pid_alive
 from ohlcv_workbench.settings import Settings
 from ohlcv_workbench.times import to_ms
 
@@ -51,6 +52,26 @@ def wait_for(predicate: Callable[[], object], timeout: float = 20.0, what: str =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def interrupt(proc: subprocess.Popen[str], sig: int, timeout: float = 60) -> str:
+    """Send ``sig`` to ``proc`` and wait for its end; its output (stdout, then stderr)."""
+    proc.send_signal(sig)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    return (out or "") + (err or "")
+
+
+def assert_stopped(pids: Iterable[int], *folders: Path) -> None:
+    """None of ``pids`` runs, and no process works in (or names) one of ``folders``."""
+    assert [pid for pid in pids if pid_alive(pid)] == []
+    assert {str(folder): project_pids(folder) for folder in folders} == {
+        str(folder): set() for folder in folders
+    }
 
 
 def sim_candles(

@@ -1,14 +1,26 @@
-"""Which embedded services a configuration uses."""
+"""Which embedded services a configuration uses, and stopping everything a run left behind."""
 
 from __future__ import annotations
 
+import logging
+import os
+from collections.abc import Iterable
+from pathlib import Path
+
+from ohlcv_workbench.errors import ServiceError
 from ohlcv_workbench.settings import Settings
 
 from .base import EmbeddedService
+from .processes import descendants, processes_in, start_ticks, terminate_all
 from .redis_server import EmbeddedRedis
 from .simulator import EmbeddedSimulator
 
-__all__ = ["embedded_services"]
+__all__ = ["embedded_services", "stop_leftovers"]
+
+log = logging.getLogger(__name__)
+
+#: seconds a leftover process gets between SIGTERM and SIGKILL
+LEFTOVER_GRACE = 5.0
 
 
 def embedded_services(settings: Settings | None = None) -> list[EmbeddedService]:
@@ -20,3 +32,26 @@ def embedded_services(settings: Settings | None = None) -> list[EmbeddedService]
     if settings.sim_url is None:
         services.append(EmbeddedSimulator(settings))
     return services
+
+
+def stop_leftovers(data_dir: Path, also_in: Iterable[Path] = ()) -> list[int]:
+    """Stop what a run (a test session, a benchmark) left behind; the pids of the leftovers.
+
+    The embedded services of ``data_dir`` first (gracefully, strays included), then every
+    process still working in ``data_dir`` or in a folder of ``also_in``, and every process
+    below this one: SIGTERM, then SIGKILL.
+    """
+    for service in embedded_services(Settings(data_dir=data_dir)):
+        try:
+            service.stop_servers()
+        except ServiceError as exc:
+            log.warning("%s", exc)
+    leftovers: dict[int, int | None] = {
+        p.pid: p.started for root in {data_dir, *also_in} for p in processes_in(root)
+    }
+    for pid in descendants(os.getpid()):
+        leftovers.setdefault(pid, start_ticks(pid))
+    if leftovers:
+        log.warning("stopping what was left running: pids %s", sorted(leftovers))
+        terminate_all(leftovers, 0.0, LEFTOVER_GRACE)
+    return sorted(leftovers)

@@ -16,20 +16,25 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 
 __all__ = [
     "OsProcess",
+    "descendants",
     "inspect",
+    "interrupt_on_sigterm",
     "pid_alive",
     "processes_in",
     "reap",
     "spawn_detached",
     "start_ticks",
     "terminate",
+    "terminate_all",
 ]
 
 #: seconds between checks while waiting for a process to exit
@@ -142,6 +147,49 @@ def processes_in(directory: Path, *, include_deleted: bool = True) -> list[OsPro
     return found
 
 
+def descendants(pid: int) -> list[int]:
+    """The processes below ``pid`` (children, their children...) that still exist."""
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:  # pragma: no cover - no procfs
+        return []
+    for entry in entries:
+        fields = _stat_fields(int(entry)) if entry.isdigit() else None
+        if fields is not None and fields[0] != "Z":
+            children.setdefault(int(fields[1]), []).append(int(entry))
+    found: list[int] = []
+    todo = list(children.get(pid, []))
+    while todo:
+        child = todo.pop()
+        found.append(child)
+        todo.extend(children.get(child, []))
+    return found
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+
+def interrupt_on_sigterm() -> Callable[[], None]:
+    """Make SIGTERM raise KeyboardInterrupt (as SIGINT does), so ``finally`` and ``with`` blocks
+    stop what they started; returns the function that restores the previous handler.
+
+    Does nothing (and restores nothing) off the main thread or when SIGTERM is handled already.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is not signal.SIG_DFL:
+        return lambda: None
+    signal.signal(signal.SIGTERM, _interrupt)
+
+    def restore() -> None:
+        signal.signal(signal.SIGTERM, previous)
+
+    return restore
+
+
 def reap(pid: int) -> None:
     """Collect ``pid``'s exit status if it is a child of ours that has ended (no zombie)."""
     with contextlib.suppress(ChildProcessError, OSError):
@@ -156,18 +204,35 @@ def terminate(
     With ``started``, only that very process is signalled (not a later one with its pid).
     Returns True once the process is gone (False only if even SIGKILL did not end it).
     """
+    return terminate_all({pid: started}, grace, term_wait)
+
+
+def terminate_all(
+    processes: Mapping[int, int | None], grace: float = 0.0, term_wait: float = 10.0
+) -> bool:
+    """:func:`terminate` for several processes at once (pid -> start time or None).
+
+    Each step signals every process still there, then waits for all of them together.
+    """
+
+    def remaining() -> dict[int, int | None]:
+        return {pid: t for pid, t in processes.items() if pid_alive(pid, t)}
+
     for sig, wait in ((None, grace), (signal.SIGTERM, term_wait), (signal.SIGKILL, 2.0)):
-        if sig is not None and pid_alive(pid, started):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, sig)
+        if sig is not None:
+            for pid in remaining():
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, sig)
         deadline = time.monotonic() + wait
-        while pid_alive(pid, started) and time.monotonic() < deadline:
-            reap(pid)
+        while remaining() and time.monotonic() < deadline:
+            for pid in processes:
+                reap(pid)
             time.sleep(_POLL)
-        if not pid_alive(pid, started):
+        if not remaining():
             break
-    reap(pid)
-    return not pid_alive(pid, started)
+    for pid in processes:
+        reap(pid)
+    return not remaining()
 
 
 def spawn_detached(

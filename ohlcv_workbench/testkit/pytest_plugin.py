@@ -1,9 +1,14 @@
-"""pytest plugin: an isolated data dir per test run, and loopback-only networking.
+"""pytest plugin: an isolated data dir per test run, loopback-only networking, and a run that
+stops everything it started, also when it is interrupted.
 
 Enable with ``-p ohlcv_workbench.testkit.pytest_plugin`` (the project's pyproject does).
 The run gets a fresh ``OHLCV_WORKBENCH_DATA_DIR`` (so its Redis, store and simulator are its
 own, also for notebook kernels started by nbmake, which inherit the environment), external
-service variables are cleared, and the services are stopped when the run ends.
+service variables are cleared. When the run ends, normally or by SIGINT or SIGTERM (turned
+into a KeyboardInterrupt, so pytest unwinds), it stops the run's embedded services, every
+process still working in the run's data dir or in pytest's temporary folder (servers a test
+started for its ``tmp_path``), and every child process a test left behind; then the data dir
+is removed.
 """
 
 from __future__ import annotations
@@ -16,34 +21,45 @@ from pathlib import Path
 
 import pytest
 
-from ohlcv_workbench.services.catalog import embedded_services
+from ohlcv_workbench.files import private_dir
+from ohlcv_workbench.services.catalog import stop_leftovers
+from ohlcv_workbench.services.processes import interrupt_on_sigterm
 from ohlcv_workbench.settings import PREFIX, Settings
 
 from .netguard import loopback_only
 
 _EXTERNAL = ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD")
 _run_dir: Path | None = None
+_temp_roots: set[Path] = set()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Point the whole run (and child processes) at a fresh data dir."""
+    """Point the whole run (and child processes) at a fresh data dir; SIGTERM interrupts."""
     global _run_dir
     if hasattr(config, "workerinput"):  # pragma: no cover - xdist workers share the master's
         return
-    _run_dir = Path(tempfile.mkdtemp(prefix="ohlcv-wb-test-"))
+    _run_dir = private_dir(Path(tempfile.mkdtemp(prefix="ohlcv-wb-test-")))
     for key in list(os.environ):
         if key.startswith(PREFIX) or key in _EXTERNAL:
             del os.environ[key]
     os.environ[f"{PREFIX}DATA_DIR"] = str(_run_dir)
+    interrupt_on_sigterm()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    """Stop the run's services and remove its data dir."""
+    """Stop everything the run started and remove its data dir."""
     if _run_dir is None:
         return
-    for service in embedded_services(Settings.from_env()):
-        service.stop()
-    shutil.rmtree(_run_dir, ignore_errors=True)
+    try:
+        stop_leftovers(_run_dir, _temp_roots)
+    finally:
+        shutil.rmtree(_run_dir, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _session_temp(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Remember pytest's temporary folder: servers started for a ``tmp_path`` work there."""
+    _temp_roots.add(tmp_path_factory.getbasetemp())
 
 
 @pytest.fixture(autouse=True)

@@ -12,8 +12,9 @@ import urllib.request
 import pytest
 import redis
 
-from ohlcv_workbench.services import EmbeddedRedis, free_port
+from ohlcv_workbench.services import EmbeddedRedis, embedded_services, free_port
 from ohlcv_workbench.settings import Settings
+from tests.helpers import project_pids
 
 
 @pytest.mark.slow
@@ -71,4 +72,6 @@ def test_lab_serves_jupyterlab_with_token_and_redis_with_password(tmp_path):
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(timeout=30)
-        EmbeddedRedis(Settings(data_dir=data)).stop()
+        for embedded in embedded_services(Settings(data_dir=data)):  # the simulator too
+            embedded.stop()
+    assert project_pids(data) == set()
