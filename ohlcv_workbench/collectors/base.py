@@ -1,8 +1,9 @@
 """The collector lifecycle shared by candle and trade collectors.
 
 :meth:`Collector.prepare` checks the request against the exchange (exchange id, timeframe,
-symbol, ``since`` not in the future); only then does :meth:`Collector.register` take the series
-lease and register the process (STARTING), so bad input never reaches Redis.
+symbol, ``since`` not in the future); only then does :meth:`Collector.reserve` take the series
+lease (a busy series is refused here) and :meth:`Collector.register` register the process
+(STARTING), so bad input and a refused start never reach the registry.
 :meth:`Collector.run_opened` goes RUNNING, does the work and always leaves through the
 heartbeat's exit: ``stop_process`` with STOPPED ("Collected N candles"), or ERROR with the
 reason, and the lease released, whatever the ending.
@@ -107,6 +108,7 @@ class Collector(ABC):
         self.state = CollectorState(progress=Progress(unit=self.unit))
         self._stack = contextlib.AsyncExitStack()
         self._hb: Heartbeat | None = None
+        self._reserved: Heartbeat | None = None  # lease taken, not registered yet
         self._ex: ExchangeClient | None = None
         self._stop = asyncio.Event()
         self._opened = False
@@ -163,11 +165,13 @@ class Collector(ABC):
             await self.discard(exc)
             raise
 
-    async def register(self) -> None:
-        """Take the series lease and register the process (STARTING), after :meth:`prepare`.
+    async def reserve(self) -> None:
+        """Take the series lease, after :meth:`prepare`; nothing is registered yet.
 
         Raises SeriesBusyError naming the holder when another collector has the series.
         """
+        if self._reserved is not None:
+            return
         params = {**self.spec.params(), "pid": os.getpid()}
         hb = Heartbeat(
             self.context.cache,
@@ -178,6 +182,23 @@ class Collector(ABC):
             message=f"Starting {self.spec}",
             lease=self.spec.series,
         )
+        try:
+            await hb.acquire_lease()
+        except BaseException as exc:
+            await self.discard(exc)
+            raise
+        self._reserved = hb
+        self._stack.push_async_callback(hb.release_lease)  # a no-op once registered and ended
+
+    async def register(self) -> None:
+        """Register the process (STARTING) under the series lease (taken now unless
+        :meth:`reserve` took it), after :meth:`prepare`.
+
+        Raises SeriesBusyError naming the holder when another collector has the series.
+        """
+        await self.reserve()
+        hb = self._reserved
+        assert hb is not None
         try:
             self._hb = await self._stack.enter_async_context(hb)
         except BaseException as exc:

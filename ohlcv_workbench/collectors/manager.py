@@ -127,10 +127,10 @@ class CollectorManager:
         return (await self.start_many([spec]))[0]
 
     async def start_many(self, specs: Sequence[CollectorSpec]) -> list[Collector]:
-        """Validate every spec first, then register and run them all.
+        """Validate every spec and take every series lease first, then register and run them.
 
-        When one is invalid, none is registered; when a series is busy, the collectors
-        registered before it keep running and the SeriesBusyError is raised.
+        When one is invalid or its series is busy (SeriesBusyError naming the holder), nothing
+        is registered: neither a collector nor, with ``register_host="first_start"``, the host.
         """
         collectors = [collector_for(spec, self.context) for spec in specs]
         prepared: list[Collector] = []
@@ -138,9 +138,12 @@ class CollectorManager:
             for collector in collectors:
                 await collector.prepare()
                 prepared.append(collector)
+            for collector in collectors:
+                await collector.reserve()
         except BaseException:
             for collector in prepared:
-                await collector.discard()
+                if not collector.state.phase.ended:  # the one that failed has ended already
+                    await collector.discard()
             raise
         await self._register_host()
         for index, collector in enumerate(collectors):

@@ -111,11 +111,32 @@ class Heartbeat:
         return self._process_id
 
     # -- entering and leaving ----------------------------------------------------------------
-    async def __aenter__(self) -> Self:
+    async def acquire_lease(self) -> None:
+        """Take the series lease now, before anything is registered (idempotent).
+
+        SeriesBusyError names the holder. Entering the block registers the process under the
+        lease; a lease taken for a block that is never entered is given back by
+        :meth:`release_lease`.
+        """
+        if self.series is None or self._lease is not None:
+            return
         client = await self.cache.connect()
-        if self.series is not None:
-            self._lease = SeriesLease(client, self.series, LeaseHolder.here(""), self.lease_ttl)
-            await self._lease.acquire()
+        lease = SeriesLease(client, self.series, LeaseHolder.here(""), self.lease_ttl)
+        await lease.acquire()
+        self._lease = lease
+
+    async def release_lease(self) -> None:
+        """Give the lease back (idempotent; leaving the block does it too)."""
+        lease, self._lease = self._lease, None
+        if lease is None:
+            return
+        try:
+            await lease.release()
+        except RegistryError as exc:
+            log.warning("could not release the lease of %s: %s", self.series, exc)
+
+    async def __aenter__(self) -> Self:
+        await self.acquire_lease()
         try:
             self._process_id = await self.cache.register_process(
                 self.process_type, self.component, self.params, self.message
@@ -159,11 +180,7 @@ class Heartbeat:
             if self._process_id is not None:
                 await self._record_end(self._process_id, status, message)
         finally:
-            if self._lease is not None:
-                try:
-                    await self._lease.release()
-                except RegistryError as exc:
-                    log.warning("could not release the lease of %s: %s", self.series, exc)
+            await self.release_lease()
 
     async def _stop_task(self) -> None:
         task, self._task = self._task, None

@@ -26,7 +26,7 @@ from redis.retry import Retry
 
 from ohlcv_workbench.errors import RegistryError, RegistryUnavailableError
 
-from .keys import ACTIVE_PREFIX
+from .keys import ACTIVE_PREFIX, DATA_PREFIX
 
 __all__ = [
     "ACQUIRE_LEASE",
@@ -104,9 +104,13 @@ class LuaScript:
             return await client.eval(self.source, len(keys), *keys, *args)
 
 
-#: the active hashes are named by the record's type, known only inside a script, so their
-#: prefix is a constant of the scripts (from :mod:`.keys`)
-_KEYS_LUA = f"local ACTIVE_PREFIX = {json.dumps(ACTIVE_PREFIX)}\n"
+#: the active hashes are named by the record's type, and the records a script looks up by
+#: their ids, known only inside the script, so these prefixes are constants of the scripts
+#: (from :mod:`.keys`)
+_KEYS_LUA = (
+    f"local ACTIVE_PREFIX = {json.dumps(ACTIVE_PREFIX)}\n"
+    f"local DATA_PREFIX = {json.dumps(DATA_PREFIX)}\n"
+)
 
 _JSON_SPLICE = r"""
 local function skip_ws(s, i)
@@ -242,12 +246,36 @@ UPDATE = LuaScript(
     + "if update_record(KEYS[1], ARGV, 0) then return 1 end\nreturn 0\n"
 )
 
-# KEYS: data, components; ARGV as update_record. Also drops the process from the active hash
-# and the component index (the latter only while it still points to this process).
+# heir(ptype, component): the active process of the same type and component seen last (the
+# active hash holds the time of each one's last register/update), or nil. Ids are
+# "{type}:{component}:{stamp}"; components may hold ':', so the record's component decides.
+_HEIR = r"""
+local function heir(ptype, component)
+  local prefix = ptype .. ':' .. component .. ':'
+  local active = redis.call('HGETALL', ACTIVE_PREFIX .. ptype)
+  local best, best_seen = nil, nil
+  for i = 1, #active, 2 do
+    local id, seen = active[i], active[i + 1]
+    if string.sub(id, 1, #prefix) == prefix and (best_seen == nil or seen > best_seen) then
+      local raw = redis.call('GET', DATA_PREFIX .. id)
+      if raw then
+        local ok, rec = pcall(members, raw)
+        if ok and get_string(rec, '"component"') == component then best, best_seen = id, seen end
+      end
+    end
+  end
+  return best
+end
+"""
+
+# KEYS: data, components; ARGV as update_record. Also drops the process from the active hash;
+# while the component index points to this process, it passes to the component's other live
+# process seen last (several daemons share one component), or is dropped when there is none.
 STOP = LuaScript(
     _KEYS_LUA
     + _JSON_SPLICE
     + _UPDATE_RECORD
+    + _HEIR
     + r"""
 local rec = update_record(KEYS[1], ARGV, 0)
 if not rec then return 0 end
@@ -255,7 +283,12 @@ local ptype = get_string(rec, '"process_type"')
 if ptype then redis.call('HDEL', ACTIVE_PREFIX .. ptype, ARGV[1]) end
 local component = get_string(rec, '"component"')
 if component and redis.call('HGET', KEYS[2], component) == ARGV[1] then
-  redis.call('HDEL', KEYS[2], component)
+  local next_id = ptype and heir(ptype, component)
+  if next_id then
+    redis.call('HSET', KEYS[2], component, next_id)
+  else
+    redis.call('HDEL', KEYS[2], component)
+  end
 end
 return 1
 """

@@ -220,6 +220,33 @@ async def test_stop_leaves_the_component_to_its_newer_process(cache, raw):
     assert list(raw.hgetall("process:active:ohlcv")) == [new]
 
 
+async def test_ending_one_of_several_processes_of_a_component_never_unindexes_another(cache, raw):
+    """Several daemons share the component ``ohlcv_daemon``: the index follows a live one."""
+    hosts = [await cache.register_process(ProcessType.OHLCV, "ohlcv_daemon") for _ in range(3)]
+    first, second, third = hosts
+    assert raw.hget("process:components", "ohlcv_daemon") == third  # the latest registered
+    await cache.update_process(first)  # the freshest of the others
+    assert await cache.stop_process(third)
+    assert raw.hget("process:components", "ohlcv_daemon") == first
+    assert await cache.stop_process(second)  # not indexed: the index stays
+    assert raw.hget("process:components", "ohlcv_daemon") == first
+    assert await cache.stop_process(first)  # the last one
+    assert raw.hgetall("process:components") == {}
+    # a stale one cleaned up while another runs gives the index to the running one
+    stale = await cache.register_process(ProcessType.OHLCV, "ohlcv_daemon")
+    raw.hset("process:active:ohlcv", stale, "2000-01-01T00:00:00+00:00")
+    record_text = raw.get(f"process:data:{stale}")
+    raw.set(f"process:data:{stale}", record_text.replace('"heartbeat": "2', '"heartbeat": "1'))
+    live = await cache.register_process(ProcessType.OHLCV, "ohlcv_daemon")
+    raw.hset("process:components", "ohlcv_daemon", stale)  # as a fullon register would leave it
+    assert await cache.cleanup_stale_processes(stale_minutes=1) == 1
+    assert raw.hget("process:components", "ohlcv_daemon") == live
+    # a record of another component whose id shares the prefix is never taken
+    other = await cache.register_process(ProcessType.OHLCV, "ohlcv_daemon:x")
+    assert await cache.stop_process(live)
+    assert raw.hgetall("process:components") == {"ohlcv_daemon:x": other}
+
+
 async def test_component_index(cache, raw):
     pid = await cache.register_process(ProcessType.OHLCV, COMPONENT, message="m")
     status = await cache.get_component_status(COMPONENT)
