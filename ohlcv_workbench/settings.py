@@ -11,6 +11,7 @@ from __future__ import annotations
 import difflib
 import math
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -19,7 +20,7 @@ from urllib.parse import quote, urlsplit
 
 from .errors import ConfigError
 
-__all__ = ["PREFIX", "RedisSource", "Settings"]
+__all__ = ["PREFIX", "RedisSource", "Settings", "mask_url"]
 
 PREFIX = "OHLCV_WORKBENCH_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -68,19 +69,47 @@ def _int_in(name: str, raw: str, low: int, high: int) -> int:
     return value
 
 
+#: ``scheme://user:PASSWORD@``: the password runs to the last ``@`` (it may hold ``:`` or ``/``)
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)(?P<secret>.*)@")
+#: ``?password=...`` / ``&password=...`` (redis-py reads a password from the query too)
+_QUERY_SECRET = re.compile(r"(?P<head>[?&]password=)(?P<secret>[^&#]*)", re.IGNORECASE)
+MASK = "***"
+
+
+def _secrets(text: str) -> list[str]:
+    found = [m.group("secret") for m in (_USERINFO.search(text), _QUERY_SECRET.search(text)) if m]
+    return [secret for secret in found if secret]
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the passwords of the URLs in it replaced by ``***`` (for output and logs).
+
+    ``redis://:s3cret@host:6379/0`` -> ``redis://:***@host:6379/0``; also ``?password=``.
+    """
+    masked = _USERINFO.sub(lambda m: f"{m.group('head')}{MASK}@", text)
+    return _QUERY_SECRET.sub(lambda m: f"{m.group('head')}{MASK}", masked)
+
+
 def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+    shown = repr(mask_url(raw))  # errors name the value, never its password
     try:
         parts = urlsplit(raw)
         parts.port  # noqa: B018 - raises ValueError for a malformed port
     except ValueError as exc:
-        raise ConfigError(f"{name}={raw!r} is not a valid URL: {exc}") from None
+        # urllib's reason may quote part of a password that holds "/", "?" or "#"
+        detail = (
+            "it cannot be parsed (percent-encode characters such as / ? # @ in the password)"
+            if _secrets(raw)
+            else str(exc)
+        )
+        raise ConfigError(f"{name}={shown} is not a valid URL: {detail}") from None
     if parts.scheme not in schemes:
         valid = ", ".join(f"{s}://" for s in schemes)
-        raise ConfigError(f"{name}={raw!r} is not valid: the scheme must be one of {valid}")
+        raise ConfigError(f"{name}={shown} is not valid: the scheme must be one of {valid}")
     if parts.scheme in ("redis", "rediss", "http") and not parts.hostname:
-        raise ConfigError(f"{name}={raw!r} is not valid: it names no host")
+        raise ConfigError(f"{name}={shown} is not valid: it names no host")
     if parts.scheme in ("unix", "sqlite") and not parts.path:
-        raise ConfigError(f"{name}={raw!r} is not valid: it names no path")
+        raise ConfigError(f"{name}={shown} is not valid: it names no path")
     return raw
 
 
@@ -106,6 +135,17 @@ class Settings:
     sim_url: str | None = None
     sim_seed: int = 7
     redis_source: RedisSource = "embedded"
+
+    def __repr__(self) -> str:
+        """The fields, with the passwords in URLs masked (settings get printed and logged)."""
+        shown = []
+        for f in fields(self):
+            value = getattr(self, f.name)
+            text = repr(mask_url(value)) if isinstance(value, str) else repr(value)
+            shown.append(f"{f.name}={text}")
+        return f"Settings({', '.join(shown)})"
+
+    __str__ = __repr__
 
     @property
     def resolved_store_url(self) -> str:

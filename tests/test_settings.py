@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from ohlcv_workbench.errors import ConfigError
-from ohlcv_workbench.settings import Settings, default_data_dir
+from ohlcv_workbench.settings import Settings, default_data_dir, mask_url
 
 
 def test_defaults():
@@ -109,3 +109,53 @@ def test_unknown_variable_is_rejected_with_suggestion():
 
 def test_unrelated_variables_are_ignored():
     assert Settings.from_env({"HOME": "/root", "OHLCV_OTHER": "1"}).redis_url is None
+
+
+SECRET = "s3cr:et-pw"
+
+
+def test_settings_print_no_password(tmp_path):
+    settings = Settings.from_env(
+        {
+            "OHLCV_WORKBENCH_DATA_DIR": str(tmp_path),
+            "OHLCV_WORKBENCH_REDIS_URL": f"redis://user:{SECRET}@10.0.0.5:6380/2",
+        }
+    )
+    assert settings.redis_url == f"redis://user:{SECRET}@10.0.0.5:6380/2"  # used as given
+    for shown in (repr(settings), str(settings), f"{settings}"):
+        assert SECRET not in shown and "redis://user:***@10.0.0.5:6380/2" in shown
+    fullon = Settings.from_env({"REDIS_HOST": "h", "REDIS_PASSWORD": "pw-from-fullon"})
+    assert "pw-from-fullon" not in repr(fullon)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"redis://:{SECRET}@host:notaport/0",  # malformed port
+        f"redis://:{SECRET}]@[host/0",  # malformed host
+        f"mysql://:{SECRET}@host/0",  # wrong scheme
+        f"redis://:{SECRET}@/0",  # no host
+        "redis://:hunter/zebra@host/0",  # a "/" not percent-encoded: parsed as a path
+        "redis://host:bad/0?password=qwerty&x=1",  # the password in the query
+    ],
+)
+def test_a_malformed_url_is_named_without_its_password(url):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"OHLCV_WORKBENCH_REDIS_URL": url})
+    message = str(info.value)
+    assert "OHLCV_WORKBENCH_REDIS_URL=" in message and "***" in message
+    for secret in (SECRET, "qwerty", "hunter", "zebra"):
+        assert secret not in message
+    assert "\n" not in message
+
+
+def test_mask_url():
+    assert mask_url("redis://:pw@h:1/0") == "redis://:***@h:1/0"
+    assert (
+        mask_url("postgresql://me:p@ss@db/x?sslmode=require")
+        == "postgresql://me:***@db/x?sslmode=require"
+    )
+    assert mask_url("redis://h:1/0") == "redis://h:1/0"
+    assert mask_url("see redis://u:x@h/0 and http://h/?password=y") == (
+        "see redis://u:***@h/0 and http://h/?password=***"
+    )

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from ohlcv_workbench.settings import Settings
 
+from .output import error
+
 if TYPE_CHECKING:
     from ohlcv_workbench.collectors import Collector
 
@@ -56,11 +58,7 @@ def _time(text: str | None) -> int | str | None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     """Run the ``collect`` command."""
     if args.concurrency < 1:
-        print(
-            f"ohlcv-workbench: error: --concurrency {args.concurrency}: expected >= 1",
-            file=sys.stderr,
-        )
-        return 2
+        return error(f"--concurrency {args.concurrency}: expected an integer >= 1")
     return asyncio.run(_collect(args, settings))
 
 
@@ -96,6 +94,8 @@ async def _collect(args: argparse.Namespace, settings: Settings) -> int:
         _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         for waiter in pending:
             waiter.cancel()
+        # collected, so a cancelled waiter leaves no "exception was never retrieved" behind
+        await asyncio.gather(*pending, return_exceptions=True)
         await manager.stop_all()
         display.cancel()
         await asyncio.wait({display})

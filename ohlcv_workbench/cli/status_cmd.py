@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from typing import TYPE_CHECKING, Any
 
 from ohlcv_workbench.settings import Settings
+
+from .output import error
 
 if TYPE_CHECKING:
     from ohlcv_workbench.registry import ProcessInfo
@@ -20,7 +21,7 @@ _WORKING = ("starting", "running", "processing")
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``status`` and ``stop`` commands."""
     status = sub.add_parser("status", help="list every process in the registry")
-    status.add_argument("--json", action="store_true", help="one JSON object per process")
+    status.add_argument("--json", action="store_true", help="a JSON array, one object per process")
     status.add_argument(
         "--ended-within",
         type=float,
@@ -69,8 +70,7 @@ def run_status(args: argparse.Namespace, settings: Settings) -> int:
 
     infos = asyncio.run(listing())
     if args.json:
-        for info in infos:
-            print(json.dumps(_as_json(info)))
+        print(json.dumps([_as_json(info) for info in infos], indent=2))
         return 0
     if not infos:
         print("no processes registered")
@@ -112,10 +112,7 @@ def run_stop(args: argparse.Namespace, settings: Settings) -> int:
         print(f"stop requested for {process_id}")
         return 0
     if status in _WORKING:
-        print(
-            f"ohlcv-workbench: error: {process_id} is still {status} after {timeout:.0f} s",
-            file=sys.stderr,
-        )
+        error(f"{process_id} is still {status} after {timeout:.0f} s")
         return 1
     print(f"{process_id}: {status or 'gone'}")
     return 0

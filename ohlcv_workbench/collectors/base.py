@@ -295,7 +295,9 @@ class Collector(ABC):
             params["retrying"] = None
             self._retrying = False
         self.state.message = message
-        self.heartbeat.report(message, **params)
+        hb = self._hb or self._reserved
+        if hb is not None:  # during the validation nothing is registered yet to report to
+            hb.report(message, **params)
 
     def on_retry(self, attempt: int, error: TemporaryExchangeError, wait: float) -> None:
         """Retry hook for the exchange client: the heartbeat shows the retrying."""

@@ -161,7 +161,7 @@ class CollectorManager:
 
     def _ended(self, task: asyncio.Task[CollectorState]) -> None:
         if not task.cancelled() and (exc := task.exception()) is not None:
-            log.error("collector %s ended with %s: %s", task.get_name(), type(exc).__name__, exc)
+            log.error("%s ended with %s: %s", task.get_name(), type(exc).__name__, exc)
         self._report()
 
     def _report(self) -> None:

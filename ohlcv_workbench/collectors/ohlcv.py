@@ -2,7 +2,8 @@
 
 Backfill fills the gaps of the stored series in ``[start, end)``: ``start`` is ``since``
 (raised to the symbol's first candle, which the first page shows, or a search when that page
-is empty), else the candle after the last stored one, else the
+is empty: both during the validation, so a range before the listing is refused before
+anything is registered), else the candle after the last stored one, else the
 most recent page (so a chart has history at once); ``end`` is ``until``, else the open of the
 forming candle. Pages are fetched with a few requests in flight (fixed windows, see
 :func:`~ohlcv_workbench.exchange.candle_pages`) while the previous page is being stored, and
@@ -20,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 
-from ohlcv_workbench.errors import TemporaryExchangeError
+from ohlcv_workbench.errors import InvalidTimeRangeError, TemporaryExchangeError
 from ohlcv_workbench.exchange import ExchangeClient, candle_pages
 from ohlcv_workbench.records import CandleBatch
 from ohlcv_workbench.store.models import Gap
@@ -58,12 +59,48 @@ class OhlcvCollector(Collector):
             raise ValueError(f"OhlcvCollector needs an ohlcv spec, got {spec.kind}")
         super().__init__(spec, context)
         self.tf: Timeframe | None = None
+        self._history: tuple[int, CandleBatch | None] | None = None  # from since: start, page
         self._prefetched = 0  # candles of the first page, stored before the gaps were found
 
     async def validate(self, ex: ExchangeClient) -> None:
         self.tf = ex.check_timeframe(self.spec.timeframe)
         await ex.check_symbol(self.spec.symbol)
         self.spec.check_since(await ex.time_now(on_retry=self.on_retry))
+        if self.spec.since is not None:
+            self._history = await self._history_from_since()
+
+    async def _history_from_since(self) -> tuple[int, CandleBatch | None]:
+        """Where collecting from ``since`` starts, and the first page when it was fetched.
+
+        The first page from since shows where the history begins (Binance answers from the
+        listing when since is before it); only when it is empty is the listing searched. A
+        bounded range that ends before the listing is bad input: InputError, nothing
+        registered.
+        """
+        tf, ex, key, store = self._tf, self.exchange, self.spec.series, self.context.store
+        until = self.spec.until
+        forming = tf.floor(ex.now_ms() - ex.clock.uncertainty)
+        end = forming if until is None else min(until, forming)
+        start = tf.ceil(self._since)
+        stored_first = await self.in_thread(store.ohlcv_first, key)
+        if start >= end or (stored_first is not None and stored_first <= start):
+            return start, None  # nothing to fetch first, or the listing lies before the store
+        page = await ex.fetch_candles(
+            self.spec.symbol, self.spec.timeframe, start, until=end, on_retry=self.on_retry
+        )
+        if len(page):
+            return max(start, int(page.ts[0])), page
+        first = await ex.earliest_candle(
+            self.spec.symbol, self.spec.timeframe, on_retry=self.on_retry
+        )
+        if until is not None and (first is None or first >= until):
+            listed = "has no candles" if first is None else f"has candles from {iso(first)} on"
+            raise InvalidTimeRangeError(
+                f"nothing to collect: {self.spec.exchange} {self.spec.symbol} {tf.name} {listed} "
+                f"(its listing), and {iso(start)} .. {iso(until)} lies before that; "
+                "choose --since/--until after the listing"
+            )
+        return (start if first is None else max(start, first)), None
 
     # -- the work ----------------------------------------------------------------------------
     async def collect(self) -> None:
@@ -88,25 +125,19 @@ class OhlcvCollector(Collector):
             raise RuntimeError(f"{self!r} was not validated")
         return self.tf
 
+    @property
+    def _since(self) -> int:
+        if self.spec.since is None:
+            raise RuntimeError(f"{self!r} has no since")
+        return self.spec.since
+
     async def _start(self, end: int) -> int:
         tf, key, store = self._tf, self.spec.series, self.context.store
-        if self.spec.since is not None:
-            start = tf.ceil(self.spec.since)
-            stored_first = await self.in_thread(store.ohlcv_first, key)
-            if start >= end or (stored_first is not None and stored_first <= start):
-                return start  # the listing lies before what is stored
-            # the first page from since: stored at once, and it shows where the history
-            # begins (Binance answers from the listing when since is before it)
-            page = await self.exchange.fetch_candles(
-                self.spec.symbol, self.spec.timeframe, start, until=end, on_retry=self.on_retry
-            )
-            if len(page):
+        if self._history is not None:  # found by the validation, from since
+            start, page = self._history
+            if page is not None:  # the first page from since: stored at once
                 self._prefetched = await self._store(page)
-                return max(start, int(page.ts[0]))
-            first = await self.exchange.earliest_candle(
-                self.spec.symbol, self.spec.timeframe, on_retry=self.on_retry
-            )
-            return start if first is None else max(start, first)
+            return start
         last = await self.in_thread(store.ohlcv_last, key)
         if last is not None:
             return tf.next(last)

@@ -19,6 +19,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 from redis.backoff import NoBackoff
+from redis.exceptions import AuthenticationError as RedisAuthenticationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -62,9 +63,18 @@ def make_client(url: str) -> aioredis.Redis:
 
 @contextlib.contextmanager
 def registry_errors(action: str) -> Iterator[None]:
-    """Translate redis-py errors into RegistryUnavailableError / RegistryError (cause chained)."""
+    """Translate redis-py errors into RegistryUnavailableError / RegistryError (cause chained).
+
+    A refused password is a RegistryError that says so (redis-py files it under connection
+    errors, but it is no outage: waiting will not fix it).
+    """
     try:
         yield
+    except RedisAuthenticationError as exc:
+        raise RegistryError(
+            f"Redis refused the credentials while {action} ({exc}): check the password in "
+            "OHLCV_WORKBENCH_REDIS_URL or REDIS_PASSWORD"
+        ) from exc
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
         raise RegistryUnavailableError(f"Redis cannot be reached while {action}: {exc}") from exc
     except RedisError as exc:

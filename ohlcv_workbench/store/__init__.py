@@ -19,7 +19,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from ohlcv_workbench.errors import ConfigError
-from ohlcv_workbench.settings import Settings
+from ohlcv_workbench.settings import Settings, mask_url
 
 from .base import CandleStore, ohlcv_frame
 from .fullon import Candle, CandleRepository, TimeseriesRepository, Trade
@@ -63,18 +63,19 @@ def open_store(url_or_settings: str | Settings | None = None) -> CandleStore:
     )
     if not isinstance(url, str):
         raise ConfigError(f"store URL {url!r} is not valid: expected text such as sqlite:///path")
+    shown = repr(mask_url(url))  # a database URL may hold a password
     scheme = urlsplit(url).scheme.split("+", 1)[0].lower()
     if scheme in _PLANNED:
         raise ConfigError(
-            f"store URL {url!r}: the PostgreSQL/TimescaleDB backend is planned but not available "
+            f"store URL {shown}: the PostgreSQL/TimescaleDB backend is planned but not available "
             f"yet; use {_SQLITE_PREFIX}path"
         )
     if scheme != "sqlite":
-        raise ConfigError(f"store URL {url!r} is not valid: expected {_SQLITE_PREFIX}path")
+        raise ConfigError(f"store URL {shown} is not valid: expected {_SQLITE_PREFIX}path")
     path = url[len(_SQLITE_PREFIX) :] if url.startswith(_SQLITE_PREFIX) else ""
     if not path or path.startswith(":memory:") or "?" in path:
         raise ConfigError(
-            f"store URL {url!r} is not valid: expected {_SQLITE_PREFIX}path to a file "
+            f"store URL {shown} is not valid: expected {_SQLITE_PREFIX}path to a file "
             "(relative, or absolute as sqlite:////abs/path); in-memory databases cannot be "
             "shared between processes"
         )

@@ -6,6 +6,7 @@ import dataclasses
 import json
 import signal
 import time
+from typing import Any
 
 import pandas as pd
 import pytest
@@ -15,7 +16,16 @@ from ohlcv_workbench.collectors import Phase
 from ohlcv_workbench.errors import SeriesBusyError
 from ohlcv_workbench.records import SeriesKey
 from ohlcv_workbench.store import SqliteStore
-from tests.helpers import cli, spawn, wait_for
+from tests.helpers import cli, sim_candles, spawn, wait_for
+
+
+def listing(env: dict[str, str]) -> list[dict[str, Any]]:
+    """``status --json``: one JSON array of every process."""
+    done = cli(env, "status", "--json")
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout)
+    assert isinstance(found, list)
+    return found
 
 
 def test_bounded_backfill_exits_0_and_registers_the_daemon(env, raw_redis):
@@ -23,9 +33,7 @@ def test_bounded_backfill_exits_0_and_registers_the_daemon(env, raw_redis):
                "--until", "2026-10-01T12:00")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "Collected 720 candles" in done.stderr
-    status = cli(env, "status", "--json")
-    records = [json.loads(line) for line in status.stdout.splitlines()]
-    daemons = [r for r in records if r["component"] == "ohlcv_daemon"]
+    daemons = [r for r in listing(env) if r["component"] == "ohlcv_daemon"]
     assert daemons and daemons[0]["status"] == "stopped"
     assert daemons[0]["params"]["args"][:2] == ["ohlcv_daemon", "collect"]
     assert isinstance(daemons[0]["params"]["pid"], int)
@@ -79,12 +87,9 @@ def test_stop_from_another_process_and_busy_across_processes(env, wb, raw_redis)
     try:
 
         def running() -> bool:
-            listing = cli(env, "status", "--json").stdout.splitlines()
             return any(
-                json.loads(line)["component"] == "ohlcv.sim.DOGE/USDT"
-                and json.loads(line)["status"] == "running"
-                and json.loads(line)["active"]
-                for line in listing
+                r["component"] == "ohlcv.sim.DOGE/USDT" and r["status"] == "running" and r["active"]
+                for r in listing(env)
             )
 
         wait_for(running, what="the CLI collector to run")
@@ -108,13 +113,54 @@ def test_sigterm_stops_the_daemon_cleanly(env, raw_redis):
     daemon = spawn(env, "collect", "sim", "SUI/USDT", "-t", "1s", "-q")
 
     def registered() -> bool:
-        lines = cli(env, "status", "--json").stdout.splitlines()
-        found = [json.loads(x) for x in lines if '"ohlcv.sim.SUI/USDT"' in x]
+        found = [r for r in listing(env) if r["component"] == "ohlcv.sim.SUI/USDT"]
         return any(r["active"] and r["status"] == "running" for r in found)
 
     wait_for(registered, what="the collector to run")
     daemon.send_signal(signal.SIGTERM)
     assert daemon.wait(10) == 0
-    lines = cli(env, "status", "--json").stdout.splitlines()
-    mine = [json.loads(x) for x in lines if json.loads(x)["params"].get("pid") == daemon.pid]
+    mine = [r for r in listing(env) if r["params"].get("pid") == daemon.pid]
     assert mine and all(r["status"] == "stopped" and not r["active"] for r in mine), mine
+
+
+def test_a_second_daemon_of_a_collected_series_is_refused_and_registers_nothing(
+    env, raw_redis, sim, settings
+):
+    def daemons() -> dict[str, dict[str, Any]]:
+        found = {}
+        for key in raw_redis.keys("process:data:ohlcv:ohlcv_daemon:*"):
+            data = json.loads(raw_redis.get(key))
+            found[data["process_id"]] = data
+        return found
+
+    before = set(daemons())
+    first = spawn(env, "collect", "sim", "XRP/USDT", "-t", "1s", "-q")
+    try:
+        wait_for(lambda: len(set(daemons()) - before) == 1, what="the first daemon")
+        (host,) = set(daemons()) - before
+        wait_for(lambda: daemons()[host]["status"] == "running", what="it to run")
+        assert raw_redis.hget("process:components", "ohlcv_daemon") == host
+        records = set(raw_redis.keys("process:data:*"))
+
+        second = cli(env, "collect", "sim", "XRP/USDT", "-t", "1s")
+        assert second.returncode == 2
+        line = second.stderr.strip()
+        assert "\n" not in line and "already being collected" in line and str(first.pid) in line
+        assert set(raw_redis.keys("process:data:*")) == records  # nothing registered
+        assert raw_redis.hget("process:components", "ohlcv_daemon") == host
+
+        stopped = cli(env, "stop", "ohlcv_daemon")
+        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+        assert first.wait(15) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    assert daemons()[host]["status"] == "stopped"
+    key = SeriesKey("sim", "XRP/USDT", "1s")
+    with SqliteStore(settings.data_dir / "ohlcv.sqlite") as store:
+        got = store.ohlcv_load(key)
+    assert len(got) >= 1000  # the first page, then live candles
+    expected = sim_candles(sim.url, "XRP/USDT", "1s", got.index[0].value // 10**6,
+                           got.index[-1].value // 10**6 + 1000)  # fmt: skip
+    pd.testing.assert_frame_equal(got, expected, check_freq=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
@@ -116,13 +117,22 @@ def test_fault_storm_completes_exactly_and_shows_the_retrying(settings, sim, raw
     assert retried and all("attempt" in m for m in retried)
 
 
-def test_retries_are_bounded_and_end_in_error(settings, sim, raw_redis):
+def test_retries_are_bounded_and_end_in_error(settings, sim, raw_redis, caplog):
     sim.set_faults(server_error=1.0, symbols=["DOGE/USDT"])
     retry = RetryPolicy(attempts=3, instant=True)
     with Workbench(settings, rate_limit=False, retry=retry) as wb:
-        # the opening passes (server time is not per symbol); candle requests fail
-        handle = wb.start_collector("sim", "DOGE/USDT", "1m", since=SINCE, until=UNTIL)
-        handle.wait(30)
+        # from since, the first page is part of the opening: refused, nothing registered
+        before = set(raw_redis.keys("process:data:ohlcv:ohlcv.sim.DOGE*"))
+        with pytest.raises(TemporaryExchangeError, match=r"HTTP 503"):
+            wb.start_collector("sim", "DOGE/USDT", "1m", since=SINCE, until=UNTIL)
+        assert set(raw_redis.keys("process:data:ohlcv:ohlcv.sim.DOGE*")) == before
+        sim.reset_counters()
+        # without since the opening passes (server time is not per symbol); candles fail
+        with caplog.at_level(logging.ERROR, logger="ohlcv_workbench.collectors.manager"):
+            handle = wb.start_collector("sim", "DOGE/USDT", "1m", until=UNTIL)
+            handle.wait(30)
+        (logged,) = [r.getMessage() for r in caplog.records if r.name.endswith("manager")]
+        assert logged.startswith("collector ohlcv sim DOGE/USDT 1m ended with Temporary")
         assert handle.status is Phase.ERROR
         with pytest.raises(TemporaryExchangeError, match=r"HTTP 503"):
             handle.raise_for_error()
