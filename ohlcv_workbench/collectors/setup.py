@@ -17,6 +17,7 @@ A host whose loop lives in another thread (the Workbench) calls :meth:`open` and
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from types import TracebackType
 from typing import Any, Self
@@ -30,6 +31,12 @@ from .base import CollectorContext
 from .manager import CollectorManager, RegisterHost
 
 __all__ = ["CollectionSetup"]
+
+log = logging.getLogger(__name__)
+
+#: at shutdown, ends that wait for Redis get this many heartbeat intervals (at least the min)
+END_WAIT_BEATS = 5
+END_WAIT_MIN = 2.0
 
 
 class CollectionSetup:
@@ -70,15 +77,32 @@ class CollectionSetup:
 
     async def aclose(self, exc: BaseException | None = None) -> None:
         """Stop every collector and the host (in ERROR with ``exc`` when given), then close
-        the exchange and Redis clients."""
+        the exchange and Redis clients.
+
+        Ends that found Redis unreachable are waited for a few heartbeat intervals; what is
+        still unwritten then is left to the stale cleanup (logged).
+        """
         try:
             tb = None if exc is None else exc.__traceback__
             await self.manager.__aexit__(None if exc is None else type(exc), exc, tb)
         finally:
             try:
                 await close_exchanges()
+                await self._flush_registry()
             finally:
                 await self.cache.aclose()
+
+    async def _flush_registry(self) -> None:
+        if not self.cache.pending_writes:
+            return
+        wait = max(END_WAIT_MIN, END_WAIT_BEATS * self.context.interval)
+        left = await self.cache.flush(wait, give_up=True)
+        if left:
+            log.warning(
+                "Redis is still unreachable after %.0f s: %d registry writes (process ends, "
+                "lease releases) are given up; those processes show as STALE until the stale "
+                "cleanup", wait, left,
+            )  # fmt: skip
 
     def close(self) -> None:
         """Finish the store's queued writes and close it (after :meth:`aclose`, off the loop

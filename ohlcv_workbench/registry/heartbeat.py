@@ -12,7 +12,8 @@ Each beat is one round trip (a Lua script): the update, the check for a stop req
 never stops the work: a failed beat is logged and retried on the next one, and a record that
 vanished is written back with the same process id. Leaving the block stops the process: with
 ``final_message`` normally, in ERROR with the reason when the block raised, with "Cancelled"
-when it was cancelled; the exception always propagates.
+when it was cancelled; the exception always propagates. An end that finds Redis unreachable
+is written once it is back (in the background, bounded; :meth:`ProcessCache.flush` waits).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self
 
-from ohlcv_workbench.errors import InputError, RegistryError
+from ohlcv_workbench.errors import InputError, RegistryError, RegistryUnavailableError
 from ohlcv_workbench.records import SeriesKey
 
 from .cache import ProcessCache
@@ -126,12 +127,17 @@ class Heartbeat:
         self._lease = lease
 
     async def release_lease(self) -> None:
-        """Give the lease back (idempotent; leaving the block does it too)."""
+        """Give the lease back (idempotent; leaving the block does it too).
+
+        While Redis cannot be reached it is given back once Redis is back (or expires).
+        """
         lease, self._lease = self._lease, None
         if lease is None:
             return
         try:
             await lease.release()
+        except RegistryUnavailableError:
+            self.cache.write_later(lease.release, f"the release of the lease of {self.series}")
         except RegistryError as exc:
             log.warning("could not release the lease of %s: %s", self.series, exc)
 
@@ -202,13 +208,26 @@ class Heartbeat:
             log.error("heartbeat task of %s failed", self.component, exc_info=task.exception())
 
     async def _record_end(self, process_id: str, status: ProcessStatus, message: str) -> None:
-        try:
+        """Write the end now, or once Redis is back when it cannot be reached (bounded: see
+        :meth:`ProcessCache.write_later`; a host that exits first leaves the record to the
+        stale cleanup)."""
+
+        async def write() -> None:
             if self._pending_params:  # progress reported since the last beat
                 params = {k: json.loads(v) for k, v in self._pending_params.items()}
                 await self.cache.update_process(process_id, params=params)
+                self._pending_params = {}
             if not await self.cache.stop_process(process_id, message, status=status):
                 await self.cache.restore_process(self._current_record())
                 await self.cache.stop_process(process_id, message, status=status)
+
+        try:
+            await write()
+        except RegistryUnavailableError as exc:
+            log.warning(
+                "the end of %s (%s) is written once Redis is back: %s", process_id, message, exc
+            )
+            self.cache.write_later(write, f"the end of {process_id} ({message})")
         except RegistryError as exc:
             log.warning("could not record the end of %s (%s): %s", process_id, message, exc)
 
