@@ -15,12 +15,16 @@
     │   │   └── RateLimitedError            429/418, carries ``retry_after`` seconds
     │   └── PermanentExchangeError          bad symbol, bad request, auth: never retried
     ├── StoreError                          the candle store failed
+    │   ├── TemporaryStoreError             busy (a lock held elsewhere) or unreachable for now:
+    │   │                                   collectors retry it with backoff, bounded
     │   └── InvalidDataError (ValueError)   rows rejected by validation, with reasons
     └── RegistryError                       the process registry (Redis) failed
         ├── RegistryUnavailableError        Redis cannot be reached
         └── SeriesBusyError                 the series is collected elsewhere (names holder)
 
 ccxt errors are translated once, at the exchange boundary; only temporary errors are retried.
+Every store backend raises TemporaryStoreError for what waiting can fix (SQLite: a write lock
+another process holds; a database server: a lost connection), StoreError otherwise.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ __all__ = [
     "ServiceError",
     "StoreError",
     "TemporaryExchangeError",
+    "TemporaryStoreError",
     "UnknownExchangeError",
     "UnknownSymbolError",
     "UnsupportedTimeframeError",
@@ -100,6 +105,11 @@ class PermanentExchangeError(ExchangeError):
 
 class StoreError(WorkbenchError):
     """The candle store failed."""
+
+
+class TemporaryStoreError(StoreError):
+    """The store cannot take the call now but may soon: busy (a lock held by another process)
+    or unreachable. Collectors retry it with backoff, bounded, and show the wait."""
 
 
 class InvalidDataError(StoreError, ValueError):

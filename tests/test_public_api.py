@@ -36,6 +36,7 @@ EXPECTED = {
     "Settings",
     "StoreError",
     "TemporaryExchangeError",
+    "TemporaryStoreError",
     "Timeframe",
     "TimeseriesRepository",
     "Trade",
@@ -100,6 +101,7 @@ def test_error_tree():
 
     assert issubclass(errors.TemporaryExchangeError, errors.ExchangeError)
     assert issubclass(errors.RateLimitedError, errors.TemporaryExchangeError)
+    assert issubclass(errors.TemporaryStoreError, errors.StoreError)
     assert issubclass(errors.PermanentExchangeError, errors.ExchangeError)
     assert issubclass(errors.UnknownSymbolError, errors.InputError)
     assert issubclass(errors.InputError, ValueError)

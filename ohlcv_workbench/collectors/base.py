@@ -18,13 +18,14 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from ohlcv_workbench.errors import RegistryError, TemporaryExchangeError
+from ohlcv_workbench.errors import RegistryError, TemporaryExchangeError, TemporaryStoreError
 from ohlcv_workbench.exchange import ExchangeClient, RetryPolicy, describe_retry, exchange_hub
 from ohlcv_workbench.registry import Heartbeat, ProcessCache, ProcessStatus, ProcessType
 from ohlcv_workbench.settings import Settings
@@ -40,6 +41,13 @@ __all__ = ["Collector", "CollectorContext", "CollectorState", "Phase"]
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
+
+#: seconds a busy store (TemporaryStoreError) is retried in all, and the waits between tries
+STORE_WAIT = 600.0
+STORE_FIRST_WAIT = 0.5
+STORE_MAX_WAIT = 10.0
+#: params that show a retry under way; cleared by the next report that is not about it
+RETRYING_PARAMS = ("retrying", "store_retrying")
 
 
 class Phase(StrEnum):
@@ -78,7 +86,7 @@ class CollectorContext:
     ``concurrency`` pages are kept in flight while backfilling; ``retry`` governs temporary
     exchange errors (None: the exchange client's default policy); ``request_timeout`` is in
     seconds per exchange request; ``worker`` runs the blocking store calls (close it at the
-    end).
+    end); ``store_wait`` is how long a busy store is retried, in seconds.
     """
 
     settings: Settings
@@ -90,6 +98,7 @@ class CollectorContext:
     heartbeat_interval: float | None = None
     request_timeout: float = 10.0
     worker: BlockingWorker = field(default_factory=BlockingWorker)
+    store_wait: float = STORE_WAIT
 
     @property
     def interval(self) -> float:
@@ -112,9 +121,11 @@ class Collector(ABC):
         self._ex: ExchangeClient | None = None
         self._stop = asyncio.Event()
         self._opened = False
-        self._retrying = False
+        self._retrying: set[str] = set()  # RETRYING_PARAMS the record shows now
         #: temporary exchange errors retried so far (the ``retries`` param)
         self.retries = 0
+        #: busy-store waits so far (the ``store_retries`` param)
+        self.store_retries = 0
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.spec} {self.state.phase.value}>"
@@ -288,12 +299,13 @@ class Collector(ABC):
     def report(self, message: str, **params: Any) -> None:
         """Show ``message`` (and params) in the state now and in the next heartbeat.
 
-        The ``retrying`` param of an earlier retry is cleared by the next report that is not
-        about retrying: once the exchange answers again, the record no longer says so.
+        The ``retrying`` / ``store_retrying`` param of an earlier retry is cleared by the next
+        report that is not about it: once the exchange (the store) answers again, the record
+        no longer says so.
         """
-        if self._retrying and "retrying" not in params:
-            params["retrying"] = None
-            self._retrying = False
+        for name in self._retrying - params.keys():
+            params[name] = None
+        self._retrying = {name for name in RETRYING_PARAMS if params.get(name) is not None}
         self.state.message = message
         hb = self._hb or self._reserved
         if hb is not None:  # during the validation nothing is registered yet to report to
@@ -305,9 +317,33 @@ class Collector(ABC):
         self.retries += 1
         message = describe_retry(attempt, error, wait, policy.attempts)
         self.report(message, retrying=attempt, retries=self.retries)
-        self._retrying = True
         log.info("%s: %s", self.spec, self.state.message)
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run blocking store work in the context's worker thread (see :mod:`.worker`)."""
-        return await self.context.worker.run(fn, *args)
+        """Run blocking store work in the context's worker thread (see :mod:`.worker`).
+
+        A busy store (TemporaryStoreError: another process holds its write lock) is retried
+        with backoff for up to ``context.store_wait`` seconds in all, each wait shown in the
+        heartbeat (``store_retrying``, ``store_retries``); after that the error ends the
+        collector. Writes are upserts, so a retried one stores each candle once.
+        """
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        wait, attempt = STORE_FIRST_WAIT, 0
+        while True:
+            try:
+                return await self.context.worker.run(fn, *args)
+            except TemporaryStoreError as exc:
+                waited = loop.time() - started
+                if waited + wait > self.context.store_wait:
+                    raise
+                attempt += 1
+                self.store_retries += 1
+                self.report(
+                    f"Store busy, waited {waited:.0f} s; next try in {wait:.1f} s: {exc}",
+                    store_retrying=attempt,
+                    store_retries=self.store_retries,
+                )
+                log.info("%s: %s", self.spec, self.state.message)
+                await asyncio.sleep(wait * random.uniform(0.8, 1.0))  # jitter
+                wait = min(2 * wait, STORE_MAX_WAIT)

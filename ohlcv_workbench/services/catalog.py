@@ -11,7 +11,7 @@ from ohlcv_workbench.errors import ServiceError
 from ohlcv_workbench.settings import Settings
 
 from .base import EmbeddedService
-from .processes import descendants, processes_in, start_ticks, terminate_all
+from .processes import OsProcess, descendants, inspect, processes_in, terminate_all
 from .redis_server import EmbeddedRedis
 from .simulator import EmbeddedSimulator
 
@@ -34,12 +34,17 @@ def embedded_services(settings: Settings | None = None) -> list[EmbeddedService]
     return services
 
 
+def _interpreter_helper(proc: OsProcess) -> bool:
+    """multiprocessing's resource tracker or fork server: it ends with this interpreter."""
+    return any(arg.startswith("from multiprocessing.") for arg in proc.argv)
+
+
 def stop_leftovers(data_dir: Path, also_in: Iterable[Path] = ()) -> list[int]:
     """Stop what a run (a test session, a benchmark) left behind; the pids of the leftovers.
 
     The embedded services of ``data_dir`` first (gracefully, strays included), then every
     process still working in ``data_dir`` or in a folder of ``also_in``, and every process
-    below this one: SIGTERM, then SIGKILL.
+    below this one (but multiprocessing's helpers): SIGTERM, then SIGKILL.
     """
     for service in embedded_services(Settings(data_dir=data_dir)):
         try:
@@ -50,7 +55,9 @@ def stop_leftovers(data_dir: Path, also_in: Iterable[Path] = ()) -> list[int]:
         p.pid: p.started for root in {data_dir, *also_in} for p in processes_in(root)
     }
     for pid in descendants(os.getpid()):
-        leftovers.setdefault(pid, start_ticks(pid))
+        proc = inspect(pid)
+        if proc is not None and not _interpreter_helper(proc):
+            leftovers.setdefault(pid, proc.started)
     if leftovers:
         log.warning("stopping what was left running: pids %s", sorted(leftovers))
         terminate_all(leftovers, 0.0, LEFTOVER_GRACE)

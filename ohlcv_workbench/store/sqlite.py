@@ -5,8 +5,9 @@ Tables: ``series`` (id per exchange/symbol/timeframe), ``ohlcv_chunks`` (one row
 :mod:`.chunks`), ``markets`` (id per exchange/symbol) and ``trades`` (one row per trade,
 keyed by trade id). Writes run in short ``BEGIN IMMEDIATE`` transactions (read, merge and
 rewrite the touched chunks), so several processes and threads can write and read at once;
-readers see a consistent snapshot (WAL) and never wait for writers. A busy database is waited
-for up to ``busy_timeout`` seconds before StoreError.
+readers see a consistent snapshot (WAL) and never wait for writers. A write lock held by another
+connection is waited for up to ``busy_timeout`` seconds, then TemporaryStoreError (collectors
+retry it); opening a store whose schema exists writes nothing, so it never waits.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ohlcv_workbench.errors import StoreError
+from ohlcv_workbench.errors import StoreError, TemporaryStoreError
 from ohlcv_workbench.files import private_dir, tighten, touch_private
 from ohlcv_workbench.records import OHLCV_COLUMNS, CandleBatch, PublicTrade, SeriesKey
 from ohlcv_workbench.timeframes import timeframe
@@ -38,6 +39,10 @@ logger = logging.getLogger("ohlcv_workbench.store")
 
 SCHEMA_VERSION = "1"
 LOGGED_UPDATES = 20  # per call; further updates are summarised in one line
+#: seconds a call waits for another connection's write lock before TemporaryStoreError
+BUSY_TIMEOUT = 5.0
+#: SQLite's primary result codes of a lock held elsewhere: SQLITE_BUSY, SQLITE_LOCKED
+_BUSY_CODES = (5, 6)
 _LOWEST, _HIGHEST = -(2**53), 2**53  # open range ends, in ms (+-285,000 years)
 
 _SCHEMA = """
@@ -67,7 +72,7 @@ _TRADE_ORDER = "ts {0}, length(trade_id) {0}, trade_id {0}"
 class SqliteStore(CandleStore):
     """The store in one SQLite file (created with its directory when missing)."""
 
-    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT) -> None:
         self.path = Path(path)
         self.url = f"sqlite:///{self.path}"
         self._busy_timeout = busy_timeout
@@ -91,10 +96,11 @@ class SqliteStore(CandleStore):
             mode = con.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if mode != "wal":
                 raise StoreError(f"{self.path}: cannot use WAL mode (journal_mode is {mode!r})")
-        with self._write("create the schema") as con:
-            for statement in _SCHEMA.split(";"):
-                if statement.strip():
-                    con.execute(statement)
+        if not self._schema_ready():
+            with self._write("create the schema") as con:
+                for statement in _SCHEMA.split(";"):
+                    if statement.strip():
+                        con.execute(statement)
         self._check_version()
 
     # -- connections and transactions ------------------------------------------------------
@@ -123,6 +129,12 @@ class SqliteStore(CandleStore):
         try:
             yield
         except sqlite3.Error as exc:
+            code = getattr(exc, "sqlite_errorcode", None)
+            if code is not None and code & 0xFF in _BUSY_CODES:
+                raise TemporaryStoreError(
+                    f"{action} failed on {self.path}: {exc} (another connection holds the "
+                    f"write lock; waited {self._busy_timeout:g} s)"
+                ) from exc
             raise StoreError(f"{action} failed on {self.path}: {exc}{_full(self.path)}") from exc
 
     @contextmanager
@@ -139,11 +151,25 @@ class SqliteStore(CandleStore):
             if con.in_transaction:
                 con.execute("COMMIT")
 
+    _TABLES = ("meta", "series", "ohlcv_chunks", "markets", "trades")
+
+    def _schema_ready(self) -> bool:
+        """True when every table exists (a read: never waits for a writer)."""
+        with self._errors("read the schema"):
+            names = {
+                row[0]
+                for row in self._conn().execute("SELECT name FROM sqlite_master WHERE type='table'")
+            }
+        return names.issuperset(self._TABLES)
+
     def _check_version(self) -> None:
         expected = {"schema_version": SCHEMA_VERSION, "chunk_slots": str(chunks.CHUNK_SLOTS)}
-        with self._write("check the schema version") as con:
-            con.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", expected.items())
-            found = dict(con.execute("SELECT key, value FROM meta").fetchall())
+        with self._errors("read the schema version"):
+            found = dict(self._conn().execute("SELECT key, value FROM meta").fetchall())
+        if not set(expected) <= set(found):  # a new store: record what it is written with
+            with self._write("record the schema version") as con:
+                con.executemany("INSERT OR IGNORE INTO meta VALUES (?, ?)", expected.items())
+                found = dict(con.execute("SELECT key, value FROM meta").fetchall())
         for name, value in expected.items():
             if found[name] != value:
                 raise StoreError(
