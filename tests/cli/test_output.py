@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -134,3 +135,19 @@ def test_ctrl_c_stops_a_live_collect_cleanly(env, settings, sim, raw_redis):
     first, last = got.index[0].value // 10**6, got.index[-1].value // 10**6
     expected = sim_candles(sim.url, "BNB/USDT", "1s", first, last + 1000)
     pd.testing.assert_frame_equal(got, expected, check_freq=False)
+
+
+def test_no_password_in_output_or_logs(env, redis_url):
+    password = urlsplit(redis_url).password
+    assert password
+    debug = {**env, "OHLCV_WORKBENCH_LOG_LEVEL": "DEBUG"}
+    args = ("collect", "sim", "BTC/USDT", "--since", "2026-10-01", "--until", "2026-10-01T01:00")
+    runs = [cli(debug, *args), cli(debug, "status", "--json"), cli(debug, "status")]
+    # the run's own embedded services (the same Redis, through its data dir)
+    own = {k: v for k, v in env.items() if k != "OHLCV_WORKBENCH_REDIS_URL"}
+    own["OHLCV_WORKBENCH_DATA_DIR"] = os.environ["OHLCV_WORKBENCH_DATA_DIR"]
+    runs += [cli(own, "services", "status", "--json"), cli(own, "services", "status")]
+    assert [r.returncode for r in runs] == [0, 0, 0, 0, 0], [r.stderr for r in runs]
+    assert len(runs[0].stderr.splitlines()) > 5  # the debug log was on
+    for run in runs:
+        assert password not in run.stdout + run.stderr
