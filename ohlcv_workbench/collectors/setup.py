@@ -93,10 +93,10 @@ class CollectionSetup:
                 await self.cache.aclose()
 
     async def _flush_registry(self) -> None:
-        if not self.cache.pending_writes:
+        if not self.cache.later:
             return
         wait = max(END_WAIT_MIN, END_WAIT_BEATS * self.context.interval)
-        left = await self.cache.flush(wait, give_up=True)
+        left = await self.cache.later.flush(wait, give_up=True)
         if left:
             log.warning(
                 "Redis is still unreachable after %.0f s: %d registry writes (process ends, "

@@ -7,6 +7,7 @@ Rooms, from the wire up:
 - :mod:`.records`: fullon's enums, argument checks and the JSON encoding of record fields;
 - :mod:`.wire`: the client, error translation and the Lua scripts (one round trip each);
 - :mod:`.cache`: :class:`ProcessCache`, fullon_cache 0.5.11's API over that layout;
+- :mod:`.later`: writes that found Redis unreachable, retried until it is back (bounded);
 - :mod:`.leases`: one live collector per series, across processes and hosts;
 - :mod:`.heartbeat`: register, beat from a task of its own, always stop;
 - :mod:`.monitor`: every record with its heartbeat age and STALE flag, and stop requests.

@@ -18,20 +18,20 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Self
 
 import redis.asyncio as aioredis
 
-from ohlcv_workbench.errors import InputError, RegistryError, RegistryUnavailableError
+from ohlcv_workbench.errors import InputError, RegistryError
 from ohlcv_workbench.services.redis_server import redis_url
 from ohlcv_workbench.settings import Settings
 from ohlcv_workbench.times import parse_iso_time
 
 from .keys import COMPONENTS_KEY, active_key, broadcast_channel, data_key, data_pattern
+from .later import WritesForLater
 from .records import (
     PROCESS_TTL,
     ProcessStatus,
@@ -56,15 +56,9 @@ from .wire import (
     text,
 )
 
-__all__ = ["LATER_WINDOW", "ProcessCache"]
+__all__ = ["ProcessCache"]
 
 log = logging.getLogger(__name__)
-
-#: seconds a write that found Redis unreachable is retried in the background (see write_later)
-LATER_WINDOW = 600.0
-#: seconds before the first retry of such a write; doubled after each failure up to the max
-LATER_FIRST_WAIT = 0.2
-LATER_MAX_WAIT = 5.0
 
 
 class ProcessCache:
@@ -90,7 +84,8 @@ class ProcessCache:
         self._owns_client = client is None
         self._settings = settings
         self._lock = asyncio.Lock()
-        self._later: set[asyncio.Task[None]] = set()
+        #: writes that found Redis unreachable, retried in the background until it is back
+        self.later = WritesForLater()
 
     async def __aenter__(self) -> Self:
         await self.connect()
@@ -132,76 +127,15 @@ class ProcessCache:
     async def aclose(self) -> None:
         """Close the client if this cache created it (a client passed in stays open).
 
-        Writes still retried in the background are given up (call :meth:`flush` first to
-        wait for them).
+        Writes still waiting for Redis (:attr:`later`) are given up: ``await
+        cache.later.flush(seconds)`` first waits for them.
         """
-        left = await self._give_up()
+        left = await self.later.give_up()
         if left:
             log.warning("gave up %d registry writes that waited for Redis", left)
         if self._client is not None and self._owns_client:
             client, self._client = self._client, None
             await client.aclose()
-
-    # -- writes that wait for Redis ----------------------------------------------------------
-    def write_later(
-        self,
-        write: Callable[[], Awaitable[object]],
-        what: str,
-        *,
-        window: float = LATER_WINDOW,
-    ) -> None:
-        """Retry ``write`` in the background until Redis answers, for up to ``window`` seconds.
-
-        For a write that must not be lost to an outage (a process' end): retried with
-        backoff while it raises RegistryUnavailableError; ``what`` names it in the log.
-        :meth:`flush` waits for the pending ones.
-        """
-        task = asyncio.get_running_loop().create_task(
-            self._keep_trying(write, what, window), name=f"registry write later: {what}"
-        )
-        self._later.add(task)
-        task.add_done_callback(self._later.discard)
-
-    async def _keep_trying(
-        self, write: Callable[[], Awaitable[object]], what: str, window: float
-    ) -> None:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + window
-        wait = LATER_FIRST_WAIT
-        while True:
-            await asyncio.sleep(wait * random.uniform(0.75, 1.0))  # jitter
-            try:
-                await write()
-            except RegistryUnavailableError as exc:
-                if loop.time() + wait > deadline:
-                    log.warning("gave up writing %s after %.0f s: %s", what, window, exc)
-                    return
-                wait = min(2 * wait, LATER_MAX_WAIT)
-                continue
-            except RegistryError as exc:
-                log.warning("could not write %s: %s", what, exc)
-                return
-            log.info("wrote %s once Redis was back", what)
-            return
-
-    @property
-    def pending_writes(self) -> int:
-        """How many writes wait for Redis (see :meth:`write_later`)."""
-        return len(self._later)
-
-    async def flush(self, within: float, *, give_up: bool = False) -> int:
-        """Wait up to ``within`` seconds for the writes that wait for Redis; how many are left
-        (given up, when ``give_up``)."""
-        if self._later:
-            await asyncio.wait(set(self._later), timeout=within)
-        return await self._give_up() if give_up else len(self._later)
-
-    async def _give_up(self) -> int:
-        later = list(self._later)
-        for task in later:
-            task.cancel()
-        await asyncio.gather(*later, return_exceptions=True)
-        return len(later)
 
     close = aclose  # fullon_cache's name
 

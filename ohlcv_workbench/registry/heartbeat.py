@@ -13,7 +13,7 @@ never stops the work: a failed beat is logged and retried on the next one, and a
 vanished is written back with the same process id. Leaving the block stops the process: with
 ``final_message`` normally, in ERROR with the reason when the block raised, with "Cancelled"
 when it was cancelled; the exception always propagates. An end that finds Redis unreachable
-is written once it is back (in the background, bounded; :meth:`ProcessCache.flush` waits).
+is written once it is back (in the background, bounded: see :mod:`.later`).
 """
 
 from __future__ import annotations
@@ -137,7 +137,7 @@ class Heartbeat:
         try:
             await lease.release()
         except RegistryUnavailableError:
-            self.cache.write_later(lease.release, f"the release of the lease of {self.series}")
+            self.cache.later.add(lease.release, f"the release of the lease of {self.series}")
         except RegistryError as exc:
             log.warning("could not release the lease of %s: %s", self.series, exc)
 
@@ -209,8 +209,7 @@ class Heartbeat:
 
     async def _record_end(self, process_id: str, status: ProcessStatus, message: str) -> None:
         """Write the end now, or once Redis is back when it cannot be reached (bounded: see
-        :meth:`ProcessCache.write_later`; a host that exits first leaves the record to the
-        stale cleanup)."""
+        :mod:`.later`; a host that exits first leaves the record to the stale cleanup)."""
 
         async def write() -> None:
             if self._pending_params:  # progress reported since the last beat
@@ -227,7 +226,7 @@ class Heartbeat:
             log.warning(
                 "the end of %s (%s) is written once Redis is back: %s", process_id, message, exc
             )
-            self.cache.write_later(write, f"the end of {process_id} ({message})")
+            self.cache.later.add(write, f"the end of {process_id} ({message})")
         except RegistryError as exc:
             log.warning("could not record the end of %s (%s): %s", process_id, message, exc)
 
