@@ -15,8 +15,11 @@ processes starting at once end up with exactly one server. The promises:
 - an operating-system error (a full disk, a folder that cannot be written) is one
   :class:`ServiceError` line naming the data dir.
 
-A service implements :meth:`~EmbeddedService._argv` (or :meth:`~EmbeddedService._launch`),
-:meth:`~EmbeddedService._probe` and :meth:`~EmbeddedService._is_server`.
+A service implements :meth:`~EmbeddedService._argv` (or :meth:`~EmbeddedService._launch`, for
+a server that daemonizes itself: it returns the server's pid), :meth:`~EmbeddedService._probe`
+(or the plain :meth:`~EmbeddedService._answers`), and names its executables in
+:attr:`~EmbeddedService.server_names` (or overrides :meth:`~EmbeddedService._is_server`); its
+server must work in the service folder (or below it), which is how strays are found.
 """
 
 from __future__ import annotations
@@ -30,7 +33,6 @@ import os
 import signal
 import socket
 import time
-from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -155,7 +157,7 @@ def _reason(exc: OSError) -> str:
     return f"{text} ({exc.filename})" if exc.filename else text
 
 
-class EmbeddedService(ABC):
+class EmbeddedService:
     """A server the workbench starts on demand and every local process shares.
 
     ``start_timeout``: seconds a new server has to answer its health check.
@@ -171,10 +173,13 @@ class EmbeddedService(ABC):
         self.lock_path = self.directory / "lock"
         self.log_path = self.directory / f"{self.name}.log"
 
+    #: file names of this service's server executables: how a stray server is recognised
+    server_names: tuple[str, ...] = ()
+
     # -- implemented by each service -------------------------------------------------------
-    @abstractmethod
     def _argv(self, port: int) -> list[str]:
-        """The server's command line (it runs in :attr:`directory`)."""
+        """The server's command line (it runs in :attr:`directory`); or override _launch."""
+        raise NotImplementedError(f"{type(self).__name__} implements _argv or _launch")
 
     def _launch(self, port: int) -> int:
         """Start the server detached on ``port``; its pid, at once (before it is ready).
@@ -185,13 +190,22 @@ class EmbeddedService(ABC):
             self._argv(port), cwd=self.directory, log_path=self.log_path, env=self._env()
         )
 
-    @abstractmethod
     def _probe(self, state: ServiceState) -> Probe:
-        """The health check of the server described by ``state`` (quick; never raises)."""
+        """The health check of the server described by ``state`` (quick; never raises).
 
-    @abstractmethod
+        By default UP when :meth:`_answers` says so, else SILENT; a service that can tell an
+        error answer (FAULTY) or another configuration (MISMATCH) overrides this instead.
+        """
+        return Probe(Health.UP) if self._answers(state) else Probe(Health.SILENT, "no answer")
+
+    def _answers(self, state: ServiceState) -> bool:
+        """True when the server answers its health check (or override :meth:`_probe`)."""
+        raise NotImplementedError(f"{type(self).__name__} implements _probe or _answers")
+
     def _is_server(self, proc: OsProcess) -> bool:
-        """True when ``proc`` (working in :attr:`directory`) is a server of this service."""
+        """True when ``proc`` (working in :attr:`directory`) is a server of this service:
+        by default, when its executable is one of :attr:`server_names`."""
+        return proc.name in self.server_names
 
     def _shutdown(self, state: ServiceState) -> None:
         """Ask the server to exit (SIGTERM unless the service knows better)."""
@@ -247,8 +261,9 @@ class EmbeddedService(ABC):
         """The recorded server's process still exists (the same process, not a reused pid)."""
         if state.pid_started is not None:
             return pid_alive(state.pid, state.pid_started)
-        proc = inspect(state.pid)  # a state file of an older version: check what it runs
-        return proc is not None and self._is_server(proc)
+        # a state file of an older version, or no procfs: check what the pid runs, if we can
+        proc = inspect(state.pid)
+        return self._is_server(proc) if proc is not None else pid_alive(state.pid)
 
     def running_state(self) -> ServiceState | None:
         """The state of the running server, or None when it is not up and answering."""
@@ -332,7 +347,7 @@ class EmbeddedService(ABC):
         log.info("started %s (pid %s) on 127.0.0.1:%s", self.name, pid, port)
         return state
 
-    def _prepare(self, port: int) -> None:  # noqa: B027 - optional hook, nothing by default
+    def _prepare(self, port: int) -> None:
         """Write what the server needs before it starts (a config file...); nothing here."""
 
     def _wait_for_answer(

@@ -248,15 +248,18 @@ def spawn_detached(
     Returns its pid at once (before it is ready). OSError when it could not be started, with
     the launcher's last line as the message.
     """
-    launched = subprocess.run(
-        [sys.executable, "-c", _LAUNCHER, str(log_path), str(cwd), *argv],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        env=dict(os.environ if env is None else env),
-        timeout=timeout,
-        check=False,
-    )
+    try:
+        launched = subprocess.run(
+            [sys.executable, "-c", _LAUNCHER, str(log_path), str(cwd), *argv],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=dict(os.environ if env is None else env),
+            timeout=timeout,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:  # what it may have started works in cwd: a stray
+        raise OSError(f"could not launch {argv[0]}: no answer within {timeout:.0f} s") from None
     pid = launched.stdout.strip()
     if launched.returncode != 0 or not pid.isdigit():
         lines = launched.stderr.strip().splitlines() or [f"exit status {launched.returncode}"]

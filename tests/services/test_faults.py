@@ -16,6 +16,7 @@ import signal
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,7 +26,14 @@ import redis
 
 from ohlcv_workbench.errors import ServiceError
 from ohlcv_workbench.records import SeriesKey
-from ohlcv_workbench.services import EmbeddedRedis, EmbeddedSimulator, free_port, pid_alive
+from ohlcv_workbench.services import (
+    EmbeddedRedis,
+    EmbeddedService,
+    EmbeddedSimulator,
+    ServiceState,
+    free_port,
+    pid_alive,
+)
 from ohlcv_workbench.services.redis_server import redis_binary
 from ohlcv_workbench.settings import Settings
 from ohlcv_workbench.store import SqliteStore
@@ -200,7 +208,7 @@ def _catch(fn: Callable[[], object], into: list[BaseException]) -> None:
         into.append(exc)
 
 
-def _stray(service: EmbeddedRedis | EmbeddedSimulator, argv: list[str]) -> int:
+def _stray(service: EmbeddedService, argv: list[str]) -> int:
     """A server started in the service folder that no state file names (a failed start)."""
     service.directory.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
@@ -256,3 +264,32 @@ def test_a_reused_pid_is_not_taken_for_the_server(tmp_path):
         finally:
             service.stop()
         assert pid_alive(os.getpid())
+
+
+class ToyServer(EmbeddedService):
+    """A service written as a new one would be: a command line, a yes/no health check and
+    its executable's name; it gets the same guarantees as Redis and the simulator."""
+
+    name = "toy"
+    server_names = (Path(sys.executable).resolve().name,)
+
+    def _argv(self, port: int) -> list[str]:
+        return [sys.executable, "-m", "http.server", "--bind", "127.0.0.1", str(port)]
+
+    def _answers(self, state: ServiceState) -> bool:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{state.port}/", timeout=1):
+                return True
+        except OSError:
+            return False
+
+
+def test_a_new_service_gets_the_same_guarantees(tmp_path):
+    toy = ToyServer(Settings(data_dir=tmp_path))
+    state = toy.ensure()
+    assert toy.status().healthy and state.pid_started is not None
+    assert toy.ensure() == state  # reused
+    stray = _stray(toy, toy._argv(free_port()))
+    assert toy.status().strays == (stray,)
+    assert sorted(toy.stop_servers()) == sorted([state.pid, stray])
+    assert project_pids(tmp_path) == set()
