@@ -67,21 +67,21 @@ class OhlcvCollector(Collector):
         await ex.check_symbol(self.spec.symbol)
         self.spec.check_since(await ex.time_now(on_retry=self.on_retry))
         if self.spec.since is not None:
-            self._history = await self._history_from_since()
+            self._history = await self._history_from(self.spec.since)
 
-    async def _history_from_since(self) -> tuple[int, CandleBatch | None]:
+    async def _history_from(self, since: int) -> tuple[int, CandleBatch | None]:
         """Where collecting from ``since`` starts, and the first page when it was fetched.
 
         The first page from since shows where the history begins (Binance answers from the
         listing when since is before it); only when it is empty is the listing searched. A
-        bounded range that ends before the listing is bad input: InputError, nothing
-        registered.
+        bounded range that ends before the listing is bad input (InvalidTimeRangeError): nothing
+        is registered.
         """
         tf, ex, key, store = self._tf, self.exchange, self.spec.series, self.context.store
         until = self.spec.until
         forming = tf.floor(ex.now_ms() - ex.clock.uncertainty)
         end = forming if until is None else min(until, forming)
-        start = tf.ceil(self._since)
+        start = tf.ceil(since)
         stored_first = await self.in_thread(store.ohlcv_first, key)
         if start >= end or (stored_first is not None and stored_first <= start):
             return start, None  # nothing to fetch first, or the listing lies before the store
@@ -124,12 +124,6 @@ class OhlcvCollector(Collector):
         if self.tf is None:
             raise RuntimeError(f"{self!r} was not validated")
         return self.tf
-
-    @property
-    def _since(self) -> int:
-        if self.spec.since is None:
-            raise RuntimeError(f"{self!r} has no since")
-        return self.spec.since
 
     async def _start(self, end: int) -> int:
         tf, key, store = self._tf, self.spec.series, self.context.store

@@ -52,13 +52,14 @@ def test_status_json_is_one_array_also_when_the_registry_is_empty(empty_env):
 def test_a_pipe_closed_early_ends_quietly(empty_env):
     async def register_many() -> None:
         async with ProcessCache(empty_env["OHLCV_WORKBENCH_REDIS_URL"]) as cache:
-            for i in range(400):
+            for i in range(1000):
                 await cache.register_process(ProcessType.BOT, f"bot_{i}")
 
     asyncio.run(register_many())
     listing = json.loads(cli(empty_env, "status", "--json").stdout)
-    assert len(listing) == 400 and {r["component"] for r in listing} >= {"bot_0", "bot_399"}
-    for args in (("status",), ("status", "--json")):  # well over a pipe's 64 KiB
+    assert len(listing) == 1000 and {r["component"] for r in listing} >= {"bot_0", "bot_999"}
+    assert len(cli(empty_env, "status").stdout) > 1 << 16  # more than a pipe holds
+    for args in (("status",), ("status", "--json")):
         reader = subprocess.Popen(
             [*CLI, *args], env=empty_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
         )
