@@ -297,8 +297,10 @@ class EmbeddedService:
 
     def _ensure_locked(self) -> ServiceState:
         previous = self.read_state()
+        probe = None
         if previous is not None and self._alive(previous):
             probe = self._wait_for_answer(previous, self.start_timeout)
+        if previous is not None and probe is not None and self._alive(previous):
             if probe.health is Health.UP:
                 return previous
             if probe.health is Health.FAULTY:
