@@ -164,3 +164,40 @@ def test_a_second_daemon_of_a_collected_series_is_refused_and_registers_nothing(
     expected = sim_candles(sim.url, "XRP/USDT", "1s", got.index[0].value // 10**6,
                            got.index[-1].value // 10**6 + 1000)  # fmt: skip
     pd.testing.assert_frame_equal(got, expected, check_freq=False)
+
+
+def test_ending_one_of_two_daemons_leaves_the_other_reachable_by_component(env, sim, settings):
+    def daemon_ids() -> dict[int, str]:
+        return {
+            r["params"]["pid"]: r["process_id"]
+            for r in listing(env)
+            if r["component"] == "ohlcv_daemon" and r["active"] and r["status"] == "running"
+        }
+
+    first = spawn(env, "collect", "sim", "SOL/USDT", "-t", "1s", "-q")
+    try:
+        wait_for(lambda: first.pid in daemon_ids(), what="the first daemon")
+        second = spawn(env, "collect", "sim", "ETH/USDT", "-t", "1s", "-q")
+        try:
+            wait_for(lambda: second.pid in daemon_ids(), what="the second daemon")
+            # the second registered last: stopping it by id hands the component back
+            stopped = cli(env, "stop", daemon_ids()[second.pid])
+            assert stopped.returncode == 0, stopped.stderr
+            assert second.wait(15) == 0
+        finally:
+            if second.poll() is None:
+                second.kill()
+                second.wait()
+        by_component = cli(env, "stop", "ohlcv_daemon")
+        assert by_component.returncode == 0, by_component.stdout + by_component.stderr
+        assert first.wait(15) == 0
+    finally:
+        if first.poll() is None:
+            first.kill()
+            first.wait()
+    with SqliteStore(settings.data_dir / "ohlcv.sqlite") as store:
+        for symbol in ("SOL/USDT", "ETH/USDT"):
+            got = store.ohlcv_load(SeriesKey("sim", symbol, "1s"))
+            first_ms, last_ms = got.index[0].value // 10**6, got.index[-1].value // 10**6
+            expected = sim_candles(sim.url, symbol, "1s", first_ms, last_ms + 1000)
+            pd.testing.assert_frame_equal(got, expected, check_freq=False)
