@@ -5,6 +5,8 @@ It is the package's :class:`~ohlcv_workbench.sim.SimServer` (same data, limits a
 
 - ``--extra-symbols N`` serves N more generated symbols (``X001/USDT`` ...) cloned from
   BTC/USDT's spec with their own data (the built-in set has 8; 200 live collectors need 200).
+- Answers are not gzipped (the simulator's compression, 2.5 ms of its own CPU per page,
+  would make it the bottleneck of the backfill figures, which measure the clients).
 - ``GET /_bench/times`` answers the arrival times (epoch seconds, this process's clock) of the
   first API request, the first klines request and the last API request since the last
   ``DELETE /_bench/times``; :class:`SimProcess` reads them.
@@ -111,6 +113,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         port=args.port,
         weight_limit=args.weight_limit or None,
         symbols=BUILTIN_SYMBOLS + extra_symbols(args.extra_symbols),
+        gzip=False,
     )
     asyncio.run(serve_until_signalled(BenchSimServer(config)))
     return 0

@@ -14,7 +14,9 @@ from ohlcv_workbench.settings import Settings
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``sim`` command."""
-    parser = sub.add_parser("sim", help="serve the Binance-compatible exchange simulator")
+    parser = sub.add_parser(
+        "sim", help="serve the exchange simulator (Binance's and Kraken's REST dialects)"
+    )
     parser.add_argument("--port", type=int, default=0, help="TCP port on 127.0.0.1 (0: any)")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
     parser.add_argument("--seed", type=int, default=None, help="data seed (default: settings)")
@@ -29,6 +31,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--offset", type=int, default=0, help="clock offset from real time, ms")
     parser.add_argument(
         "--weight-limit", type=int, default=6000, help="request weight per minute (0: no limit)"
+    )
+    parser.add_argument(
+        "--kraken-rate",
+        type=float,
+        default=1.0,
+        help="Kraken's public calls per second (0: no limit)",
+    )
+    parser.add_argument(
+        "--no-gzip", action="store_true", help="never compress answers (clients accept gzip)"
     )
     parser.set_defaults(handler=run)
 
@@ -56,7 +67,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         now=args.now,
         clock_offset=args.offset,
         weight_limit=args.weight_limit or None,
+        kraken_rate=args.kraken_rate or None,
         replays=_replays(args.replay),
+        gzip=not args.no_gzip,
     )
     asyncio.run(serve_until_signalled(SimServer(config), f" (seed {config.seed})"))
     return 0

@@ -1,10 +1,12 @@
-"""The offline exchange: a local server speaking Binance's spot REST subset to real ccxt.
+"""The offline exchange: a local server speaking Binance's spot REST and Kraken's public REST.
 
 ::
 
     async with SimServer(SimConfig(seed=7)) as sim:
         exchange = ccxt.async_support.binance(ccxt_config(sim.url))
         await exchange.fetch_ohlcv("BTC/USDT", "1m", since=..., limit=1000)
+        kraken = ccxt.async_support.kraken(kraken_ccxt_config(sim.url))
+        await kraken.fetch_ohlcv("BTC/USDT", "1h")       # the same series, Kraken's way
 
 Data are deterministic (a pure function of seed, symbol and open time), larger intervals are
 exact aggregates of smaller ones, and faults, the clock and counters are driven in-process
@@ -25,7 +27,7 @@ if TYPE_CHECKING:
     from .control import SimControl
     from .faults import Counters, Faults
     from .markets import BUILTIN_SYMBOLS, SymbolSpec
-    from .server import SimConfig, SimServer, ccxt_config
+    from .server import SimConfig, SimServer, ccxt_config, kraken_ccxt_config
     from .thread import SimThread
 
 __all__ = [
@@ -39,6 +41,7 @@ __all__ = [
     "SimThread",
     "SymbolSpec",
     "ccxt_config",
+    "kraken_ccxt_config",
 ]
 
 _HOMES = {
@@ -52,6 +55,7 @@ _HOMES = {
     "SimThread": "thread",
     "SymbolSpec": "markets",
     "ccxt_config": "server",
+    "kraken_ccxt_config": "server",
 }
 
 

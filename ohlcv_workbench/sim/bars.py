@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, fields
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["F64", "I64", "U64", "Bars", "group_starts", "hash_u64", "partition", "stream_key"]
+__all__ = [
+    "F64",
+    "I64",
+    "U64",
+    "Bars",
+    "Columnar",
+    "group_starts",
+    "hash_u64",
+    "partition",
+    "stream_key",
+]
 
 I64 = npt.NDArray[np.int64]
 U64 = npt.NDArray[np.uint64]
@@ -89,8 +100,37 @@ def group_starts(keys: I64) -> I64:
     return np.flatnonzero(np.concatenate(([True], keys[1:] != keys[:-1]))).astype(np.int64)
 
 
+class Columnar:
+    """Rows kept as numpy columns (the fields of a dataclass): length, subsets, joining."""
+
+    def __len__(self) -> int:
+        return int(getattr(self, fields(self)[0].name).size)  # type: ignore[arg-type]
+
+    def take(self, index: I64 | slice | npt.NDArray[np.bool_]) -> Self:
+        """A subset of the rows."""
+        return type(self)(*(getattr(self, f.name)[index] for f in fields(self)))  # type: ignore[arg-type]
+
+    @classmethod
+    def concat(cls, parts: list[Self]) -> Self:
+        """The rows of several batches, in order (an empty list: no rows)."""
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        return cls(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)))  # type: ignore[arg-type]
+
+    @classmethod
+    def empty(cls) -> Self:
+        """No rows (integer columns; boolean ones where the field says so)."""
+        columns: list[npt.NDArray[np.generic]] = []
+        for f in fields(cls):  # type: ignore[arg-type]
+            dtype = np.bool_ if "bool" in str(f.type) else np.int64
+            columns.append(np.empty(0, dtype=dtype))
+        return cls(*columns)
+
+
 @dataclass(frozen=True)
-class Bars:
+class Bars(Columnar):
     """Candles in integer columns: ticks, lots, micro-units of quote, trade counts."""
 
     ts: I64
@@ -103,25 +143,6 @@ class Bars:
     taker_base: I64
     quote: I64
     taker_quote: I64
-
-    def __len__(self) -> int:
-        return int(self.ts.size)
-
-    def take(self, index: I64 | slice | npt.NDArray[np.bool_]) -> Bars:
-        """A subset of the candles."""
-        return Bars(*(getattr(self, f.name)[index] for f in fields(self)))
-
-    @staticmethod
-    def concat(parts: list[Bars]) -> Bars:
-        """Candles of several batches, in order."""
-        if len(parts) == 1:
-            return parts[0]
-        return Bars(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Bars)))
-
-    @staticmethod
-    def empty() -> Bars:
-        """No candles."""
-        return Bars(*(np.empty(0, dtype=np.int64) for _ in fields(Bars)))
 
     def aggregate(self, keys: I64) -> Bars:
         """Merge runs of equal ``keys`` (sorted) into one candle each, stamped with the key."""

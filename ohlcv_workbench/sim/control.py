@@ -117,5 +117,17 @@ class SimControl:
         return int(self._call("POST", "/_sim/clock", given)["now"])
 
     def set_weight_limit(self, limit: int | None) -> None:
-        """Change the per-minute request-weight limit (None disables it)."""
+        """Change Binance's per-minute request-weight limit (None disables it)."""
         self._call("PUT", "/_sim/weight", {"limit": limit})
+
+    def set_kraken_rate(self, rate: float | None) -> None:
+        """Change Kraken's calls per second (None disables its call counter)."""
+        self._call("PUT", "/_sim/kraken_rate", {"rate": rate})
+
+    def ban(self, seconds: float) -> int:
+        """Ban the Binance client (HTTP 418) for ``seconds`` from now; the end, epoch ms."""
+        return int(self._call("POST", "/_sim/ban", {"seconds": seconds})["until"])
+
+    def set_symbol_status(self, symbol: str, status: str) -> None:
+        """Set a symbol's status: ``TRADING``, ``HALT`` or ``BREAK``."""
+        self._call("PUT", "/_sim/status", {"symbol": symbol, "status": status})

@@ -1,4 +1,4 @@
-"""``/_sim/`` control endpoints: info, faults, counters, reset, clock, weight limit.
+"""``/_sim/`` control endpoints: info, faults, counters, reset, clock, limits, bans, statuses.
 
 - ``GET /_sim/info``: seed, symbols with listing times, replays, weight limit, clock.
 - ``GET|PUT /_sim/faults`` (PUT replaces them with the JSON body), ``DELETE`` clears them.
@@ -6,7 +6,10 @@
 - ``POST /_sim/reset`` with optional ``{"counters": true, "faults": true, "clock": false}``.
 - ``GET /_sim/clock``; ``POST /_sim/clock`` with one of ``{"fixed": ms}``, ``{"offset": ms}``,
   ``{"advance": ms}``, ``{"real": true}``.
-- ``PUT /_sim/weight`` with ``{"limit": n}`` (null disables the limit).
+- ``PUT /_sim/weight`` with ``{"limit": n}`` (null disables Binance's weight limit).
+- ``PUT /_sim/kraken_rate`` with ``{"rate": calls_per_second}`` (null disables Kraken's limit).
+- ``POST /_sim/ban`` with ``{"seconds": s}``: ban the Binance client (418) from now.
+- ``PUT /_sim/status`` with ``{"symbol": "BTC/USDT", "status": "BREAK"}``.
 """
 
 from __future__ import annotations
@@ -17,7 +20,8 @@ from typing import Any, Protocol
 from aiohttp import web
 
 from .clock import SimClock
-from .faults import Counters, Faults, WeightLimiter
+from .faults import Counters, Faults
+from .limits import CallCounter, WeightLimiter
 
 __all__ = ["Controllable", "add_control_routes"]
 
@@ -30,6 +34,7 @@ class Controllable(Protocol):
     clock: SimClock
     counters: Counters
     limiter: WeightLimiter
+    kraken_limiter: CallCounter
 
     @property
     def faults(self) -> Faults:
@@ -40,6 +45,15 @@ class Controllable(Protocol):
 
     def set_weight_limit(self, limit: int | None) -> None:
         """Change the per-minute weight limit."""
+
+    def set_kraken_rate(self, rate: float | None) -> None:
+        """Change Kraken's calls per second."""
+
+    def ban(self, seconds: float) -> int:
+        """Ban the Binance client from now; the end (epoch ms)."""
+
+    def set_symbol_status(self, symbol: str, status: str) -> None:
+        """Set a symbol's status."""
 
     def reset(self, *, counters: bool = True, faults: bool = True, clock: bool = False) -> None:
         """Zero counters, clear faults, restore the clock."""
@@ -120,6 +134,27 @@ def add_control_routes(app: web.Application, sim: Controllable) -> None:
         sim.set_weight_limit(None if limit is None else int(limit))
         return _ok({"limit": sim.limiter.limit})
 
+    async def kraken_rate(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        if set(body) != {"rate"}:
+            raise ValueError('expected {"rate": calls per second or null}')
+        rate = body["rate"]
+        sim.set_kraken_rate(None if rate is None else float(rate))
+        return _ok({"rate": sim.kraken_limiter.rate})
+
+    async def ban(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        if set(body) != {"seconds"}:
+            raise ValueError('expected {"seconds": s}')
+        return _ok({"until": sim.ban(float(body["seconds"]))})
+
+    async def status(request: web.Request) -> web.StreamResponse:
+        body = await _body(request)
+        if set(body) != {"symbol", "status"}:
+            raise ValueError('expected {"symbol": "BTC/USDT", "status": "BREAK"}')
+        sim.set_symbol_status(str(body["symbol"]), str(body["status"]))
+        return _ok(sim.info()["statuses"])
+
     routes: list[tuple[str, str, Handler]] = [
         ("GET", "/_sim/info", info),
         ("GET", "/_sim/faults", get_faults),
@@ -132,6 +167,9 @@ def add_control_routes(app: web.Application, sim: Controllable) -> None:
         ("GET", "/_sim/clock", get_clock),
         ("POST", "/_sim/clock", set_clock),
         ("PUT", "/_sim/weight", weight),
+        ("PUT", "/_sim/kraken_rate", kraken_rate),
+        ("POST", "/_sim/ban", ban),
+        ("PUT", "/_sim/status", status),
     ]
     for method, path, handler in routes:
         app.router.add_route(method, path, _guarded(handler))

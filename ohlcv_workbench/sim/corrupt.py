@@ -1,4 +1,7 @@
-"""Row faults on kline pages: missing candles (gaps) and malformed rows, both deterministic."""
+"""Malformed rows on candle pages (Binance klines and Kraken OHLC share the OHLC positions).
+
+Missing rows (the ``gaps`` fault) are left out when a page is planned (:mod:`.pages`).
+"""
 
 from __future__ import annotations
 
@@ -20,19 +23,17 @@ def _malform(row: str, kind: str) -> str:
         values[4] = "n/a"  # close price
     else:
         high, low = values[2], values[3]
-        values[2], values[3] = (low, high) if high != low else ("0.00000000", low)
+        values[2], values[3] = (low, high) if high != low else ("0", low)
     return json.dumps(values, separators=(",", ":"))
 
 
 def corrupt_rows(
     faults: Faults, symbol: str, tf: Timeframe, ts: I64, rows: list[str], counters: Counters
 ) -> list[str]:
-    """Drop the rows hit by ``faults.gaps`` and corrupt those hit by ``faults.malformed``."""
-    gone = faults.row_mask("gaps", symbol, tf.name, ts)
-    bad = faults.row_mask("malformed", symbol, tf.name, ts) & ~gone
-    if not gone.any() and not bad.any():
+    """Corrupt the rows hit by ``faults.malformed`` (open time ``ts`` of each row)."""
+    bad = faults.row_mask("malformed", symbol, tf.name, ts)
+    if not bad.any():
         return rows
-    counters.faults["gaps"] += int(gone.sum())
     counters.faults["malformed"] += int(bad.sum())
     out = list(rows)
     coin = uniform(stream_key(faults.seed, f"{symbol}|{tf.name}", "malformed_kind"), ts) < 0.5
@@ -41,4 +42,4 @@ def corrupt_rows(
         if kind == "mixed":
             kind = "non_numeric" if coin[i] else "high_below_low"
         out[i] = _malform(rows[i], kind)
-    return [row for row, skip in zip(out, gone.tolist(), strict=True) if not skip]
+    return out

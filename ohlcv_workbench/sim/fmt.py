@@ -11,6 +11,7 @@ import numpy.typing as npt
 
 from ohlcv_workbench.timeframes import Timeframe
 
+from .aggtrades import AggTrades
 from .bars import F64, I64, Bars
 from .intraminute import Trades
 
@@ -57,22 +58,14 @@ def kline_rows(bars: Bars, tf: Timeframe, tick_e8: int, lot_e8: int, quote_e8: i
     return [fmt % row for row in zip(*columns, strict=True)]
 
 
-def _num(x: float) -> str:
-    text = repr(float(x))
-    return text[:-2] if text.endswith(".0") else text
-
-
-def float_kline_rows(
-    ts: I64, columns: tuple[F64, F64, F64, F64, F64], trades: I64, tf: Timeframe
-) -> list[str]:
-    """Kline rows of float candles (replayed files): shortest round-trip decimal strings."""
-    o, h, lo, c, v = ([_num(x) for x in col.tolist()] for col in columns)
+def float_kline_rows(ts: I64, columns: tuple[F64, F64, F64, F64, F64], tf: Timeframe) -> list[str]:
+    """Kline rows of float candles (replayed files), numbers with 8 decimals as Binance's."""
+    o, h, lo, c, v = ([f"{x:.8f}" for x in col.tolist()] for col in columns)
     close = close_times(tf, ts).tolist()
+    zero = "0.00000000"
     return [
-        f'[{t},"{a}","{b}","{d}","{e}","{f}",{z},"0",{n},"0","0","0"]'
-        for t, a, b, d, e, f, z, n in zip(
-            ts.tolist(), o, h, lo, c, v, close, trades.tolist(), strict=True
-        )
+        f'[{t},"{a}","{b}","{d}","{e}","{f}",{z},"{zero}",0,"{zero}","{zero}","0"]'
+        for t, a, b, d, e, f, z in zip(ts.tolist(), o, h, lo, c, v, close, strict=True)
     ]
 
 
@@ -90,32 +83,31 @@ def _quote_e8(trades: Trades, tick_e8: int, lot_e8: int) -> I64:
     )
 
 
-def agg_trade_rows(trades: Trades, tick_e8: int, lot_e8: int) -> list[str]:
-    """``aggTrades`` objects (each trade is its own aggregate)."""
-    if len(trades) == 0:
+def agg_trade_rows(agg: AggTrades, tick_e8: int, lot_e8: int) -> list[str]:
+    """``aggTrades`` objects: aggregate id, price, summed quantity, first and last trade id."""
+    if len(agg) == 0:
         return []
-    ids = trades.id.tolist()
-    pw, pf = _split(trades.price * tick_e8)
-    qw, qf = _split(trades.qty * lot_e8)
+    pw, pf = _split(agg.price * tick_e8)
+    qw, qf = _split(agg.qty * lot_e8)
     return [
         _AGG % row
         for row in zip(
-            ids,
+            agg.id.tolist(),
             pw,
             pf,
             qw,
             qf,
-            ids,
-            ids,
-            trades.ts.tolist(),
-            _bools(trades.buyer_maker),
+            agg.first.tolist(),
+            agg.last.tolist(),
+            agg.ts.tolist(),
+            _bools(agg.buyer_maker),
             strict=True,
         )
     ]
 
 
 def trade_rows(trades: Trades, tick_e8: int, lot_e8: int) -> list[str]:
-    """``trades`` objects (recent trades list)."""
+    """``trades`` and ``historicalTrades`` objects."""
     if len(trades) == 0:
         return []
     pw, pf = _split(trades.price * tick_e8)

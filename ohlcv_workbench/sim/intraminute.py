@@ -10,12 +10,22 @@ summing to the second's volume and the takers' buys to its taker-buy volume.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
 
-from .bars import I64, Bars, below, group_starts, partition, segment_partition, stream_key, uniform
+from .bars import (
+    I64,
+    Bars,
+    Columnar,
+    below,
+    group_starts,
+    partition,
+    segment_partition,
+    stream_key,
+    uniform,
+)
 
 __all__ = ["ID_STRIDE", "Trades", "derive_seconds", "derive_trades"]
 
@@ -25,7 +35,7 @@ MIN_TRADES_PER_SECOND = 2
 
 
 @dataclass(frozen=True)
-class Trades:
+class Trades(Columnar):
     """Public trades in columns: ids, ms timestamps, ticks, lots, buyer-was-maker flags."""
 
     id: I64
@@ -33,30 +43,6 @@ class Trades:
     price: I64
     qty: I64
     buyer_maker: npt.NDArray[np.bool_]
-
-    def __len__(self) -> int:
-        return int(self.id.size)
-
-    def take(self, index: I64 | slice | npt.NDArray[np.bool_]) -> Trades:
-        """A subset of the trades."""
-        return Trades(*(getattr(self, f.name)[index] for f in fields(self)))
-
-    @staticmethod
-    def concat(parts: list[Trades]) -> Trades:
-        """Trades of several batches, in order."""
-        if not parts:
-            return Trades.empty()
-        if len(parts) == 1:
-            return parts[0]
-        return Trades(
-            *(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(Trades))
-        )
-
-    @staticmethod
-    def empty() -> Trades:
-        """No trades."""
-        z = np.empty(0, dtype=np.int64)
-        return Trades(z, z, z, z, np.empty(0, dtype=np.bool_))
 
 
 _STREAMS = (

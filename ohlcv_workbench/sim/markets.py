@@ -13,9 +13,19 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["BUILTIN_SYMBOLS", "SymbolSpec", "exchange_info", "market_id", "spec_for"]
+__all__ = [
+    "BUILTIN_SYMBOLS",
+    "SYMBOL_STATUSES",
+    "SymbolSpec",
+    "exchange_info",
+    "market_id",
+    "spec_for",
+]
 
 E8 = 10**8
+#: the symbol statuses the simulator serves (Binance's ``symbolStatus`` values): trading,
+#: halted (an emergency stop), or in a break (delisted, or expected downtime)
+SYMBOL_STATUSES = ("TRADING", "HALT", "BREAK")
 
 
 def _ms(text: str) -> int:
@@ -88,12 +98,13 @@ class SymbolSpec:
         """Anchor times (ms) and prices."""
         return [_ms(d) for d, _ in self.anchors], [p for _, p in self.anchors]
 
-    def exchange_info_entry(self, *, include_listing: bool = True) -> dict[str, Any]:
-        """The ``symbols[]`` entry of ``exchangeInfo``, shaped as Binance's spot API."""
+    def exchange_info_entry(self, status: str = "TRADING") -> dict[str, Any]:
+        """The ``symbols[]`` entry of ``exchangeInfo``, shaped as Binance's spot API (which
+        states no listing time: ccxt's ``market["created"]`` stays None)."""
         tick, step = self.tick_e8, self.step_e8
         entry: dict[str, Any] = {
             "symbol": self.id,
-            "status": "TRADING",
+            "status": status,
             "baseAsset": self.base,
             "baseAssetPrecision": 8,
             "quoteAsset": self.quote,
@@ -174,9 +185,6 @@ class SymbolSpec:
                 "DECREMENT",
             ],
         }
-        if include_listing:
-            # not in Binance's spot answer; ccxt reports it as market["created"]
-            entry["listingTime"] = self.listing
         return entry
 
 

@@ -1,15 +1,19 @@
-"""Replay of a CSV or Parquet OHLCV file as a symbol.
+"""Replay of an OHLCV file (CSV or Parquet) or a DataFrame as a simulated symbol.
 
 The file has a time column (``timestamp``, ``time``, ``date``, ``datetime`` or ``open_time``;
 epoch milliseconds or ISO-8601 text; a DatetimeIndex works too) and ``open``, ``high``,
 ``low``, ``close``, ``volume``. Its interval is inferred from the spacing of the rows (or
-given). Klines of that interval return the identical values (shortest round-trip decimals);
-larger intervals are aggregates. Only closed rows (``open + interval <= now``) are served;
-there are no trades.
+given); rows may be missing (a market closed at weekends), and a page then holds the next
+rows that exist. Klines of that interval return the identical values, with 8 decimals as
+Binance prints them (values with more decimals are refused at load: Binance has none);
+larger intervals are aggregates. Rows after "now" are not served; the row open at "now" is
+served as the forming candle: its open, and its close, volume, high and low so far by the
+share of its interval that has passed. There are no trades.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -17,17 +21,19 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ohlcv_workbench.errors import InputError
+from ohlcv_workbench.store.resample import aggregate
 from ohlcv_workbench.timeframes import BINANCE_TIMEFRAMES, DAY, Timeframe, timeframe
 
-from .bars import F64, I64, group_starts
+from .bars import F64, I64
 from .fmt import float_kline_rows
+from .intraminute import Trades
 from .markets import SymbolSpec, spec_for
-from .series import KlinePage
+from .series import Index
 
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["ReplayData", "ReplayMarket", "load_ohlcv"]
+__all__ = ["FloatCandles", "ReplayData", "ReplayMarket", "load_ohlcv"]
 
 TIME_COLUMNS = ("timestamp", "time", "date", "datetime", "open_time")
 VALUE_COLUMNS = ("open", "high", "low", "close", "volume")
@@ -105,8 +111,67 @@ def load_ohlcv(source: str | Path | pd.DataFrame, interval: str | None = None) -
     misaligned = ts[tf.floor_array(ts) != ts]
     if misaligned.size:
         raise InputError(f"replay row at {int(misaligned[0])} is not on a {tf.name} boundary")
+    for name, column in zip(VALUE_COLUMNS, values, strict=True):
+        _check_decimals(name, column, ts)
     o, h, lo, c, v = values
     return ReplayData(ts, o, h, lo, c, v, interval=tf)
+
+
+def _check_decimals(name: str, values: F64, ts: I64) -> None:
+    """InputError when a value has more than 8 decimals (or is not finite)."""
+    units = values * 1e8
+    with np.errstate(invalid="ignore"):
+        off = np.abs(units - np.rint(units))
+        bad = ~np.isfinite(values) | (off > np.maximum(1e-3, np.abs(units) * 2e-15))
+    if bool(bad.any()):
+        i = int(np.flatnonzero(bad)[0])
+        raise InputError(
+            f"replay {name} {float(values[i])!r} at {int(ts[i])} has more than 8 decimals (or "
+            "is not a number): Binance serves 8 decimals; round the data first, e.g. "
+            "frame.round(8)"
+        )
+
+
+class FloatCandles:
+    """Candles of a replayed file, as floats."""
+
+    def __init__(self, ts: I64, o: F64, h: F64, lo: F64, c: F64, v: F64) -> None:
+        self.ts = ts
+        self.columns = (o, h, lo, c, v)
+
+    def __len__(self) -> int:
+        return int(self.ts.size)
+
+    def take(self, index: Index) -> FloatCandles:
+        """A subset."""
+        return FloatCandles(self.ts[index], *(col[index] for col in self.columns))
+
+    def binance_rows(self, tf: Timeframe) -> list[str]:
+        """Binance kline arrays (8 decimals; no quote volume or trade count)."""
+        return float_kline_rows(self.ts, self.columns, tf)
+
+    def kraken_rows(self, price_decimals: int) -> list[str]:
+        """Kraken OHLC rows (vwap: the typical price; no trade count)."""
+        o, h, lo, c, v = self.columns
+        vwap = np.where(v > 0, (h + lo + c) / 3, 0.0)
+        d = price_decimals
+        return [
+            f'[{t // 1000},"{a:.{d}f}","{b:.{d}f}","{x:.{d}f}","{y:.{d}f}","{w:.{d}f}",'
+            f'"{z:.8f}",0]'
+            for t, a, b, x, y, w, z in zip(
+                self.ts.tolist(), o.tolist(), h.tolist(), lo.tolist(), c.tolist(),
+                vwap.tolist(), v.tolist(), strict=True,
+            )
+        ]  # fmt: skip
+
+    def flat(self, ts: I64, closes: I64 | F64) -> FloatCandles:
+        """Candles without trades at ``ts``, every price at ``closes``."""
+        price = np.asarray(closes, dtype=np.float64)
+        return FloatCandles(ts, price, price, price, price, np.zeros(ts.size))
+
+    def closes(self) -> F64:
+        """Close prices."""
+        return self.columns[3]
 
 
 class ReplayMarket:
@@ -124,6 +189,8 @@ class ReplayMarket:
         known = spec_for(symbol, specs)
         base = known or SymbolSpec(symbol, 0, "0.00000001", "0.00000001", ())
         self.spec = replace(base, listing=self.listing)
+        self._opens: dict[str, I64] = {}
+        self._closes = self._close_times(data.ts)
 
     def supports(self, tf: Timeframe) -> bool:
         """The file's interval and every interval that is a whole number of it."""
@@ -134,44 +201,45 @@ class ReplayMarket:
             return DAY % base.ms == 0
         return tf.ms % base.ms == 0 and (tf.ms < DAY or DAY % base.ms == 0)
 
-    def klines(self, tf: Timeframe, first: int, stop: int, now: int) -> KlinePage:
-        """Rows (or aggregates of rows) opening in ``[first, stop)`` that closed by ``now``."""
-        d = self.data
-        lo, hi = np.searchsorted(d.ts, [first, stop])
-        ts = d.ts[lo:hi]
-        closed = self._closes(ts) <= now
-        idx = np.arange(lo, hi)[closed]
-        ts = d.ts[idx]
-        if tf.name == d.interval.name:
-            cols = (d.open[idx], d.high[idx], d.low[idx], d.close[idx], d.volume[idx])
-            return KlinePage(ts, float_kline_rows(ts, cols, np.zeros(ts.size, np.int64), tf))
-        keys = tf.floor_array(ts)
-        starts = group_starts(keys)
-        if starts.size == 0:
-            return KlinePage(ts[:0], [])
-        ends = np.append(starts[1:], ts.size) - 1
-        cols = (
-            d.open[idx][starts],
-            np.maximum.reduceat(d.high[idx], starts),
-            np.minimum.reduceat(d.low[idx], starts),
-            d.close[idx][ends],
-            np.add.reduceat(d.volume[idx], starts),
-        )
-        keys = keys[starts]
-        return KlinePage(keys, float_kline_rows(keys, cols, np.zeros(keys.size, np.int64), tf))
+    def _open_times(self, tf: Timeframe) -> I64:
+        found = self._opens.get(tf.name)
+        if found is None:
+            found = self._opens[tf.name] = np.unique(tf.floor_array(self.data.ts))
+        return found
 
-    def _closes(self, ts: I64) -> I64:
+    def opens(self, tf: Timeframe, start: int, stop: int, limit: int, newest: bool) -> I64:
+        """Open times of the candles the file has rows for."""
+        ts = self._open_times(tf)
+        a, b = np.searchsorted(ts, [tf.ceil(start), stop])
+        return ts[max(a, b - limit) : b] if newest else ts[a : min(b, a + limit)]
+
+    def candles(self, tf: Timeframe, first: int, stop: int, now: int) -> FloatCandles:
+        """Rows (or aggregates of rows) opening in ``[first, stop)``, the forming one partial."""
+        d = self.data
+        lo, hi = np.searchsorted(d.ts, [tf.floor(first), stop])
+        hi = min(int(hi), int(np.searchsorted(d.ts, now, side="right")))
+        ts = d.ts[lo:hi]
+        o, h, low, c, v = (col[lo:hi].copy() for col in (d.open, d.high, d.low, d.close, d.volume))
+        if ts.size and self._closes[hi - 1] > now:  # the row open at now: forming
+            share = (now - int(ts[-1])) / (int(self._closes[hi - 1]) - int(ts[-1]))
+            c[-1] = o[-1] + (c[-1] - o[-1]) * share
+            h[-1], low[-1] = max(o[-1], c[-1]), min(o[-1], c[-1])
+            v[-1] = v[-1] * share
+        if tf.name == d.interval.name:
+            return FloatCandles(ts, o, h, low, c, v).take(ts >= first)
+        out = FloatCandles(*aggregate(tf.floor_array(ts), o, h, low, c, v))
+        return out.take(out.ts >= first)
+
+    def _close_times(self, ts: I64) -> I64:
         tf = self.data.interval
         if tf.ms is not None:
             return ts + tf.ms
         return np.asarray([tf.next(int(t)) for t in ts.tolist()], dtype=np.int64)
 
-    def agg_trades(
-        self, start: int | None, end: int | None, from_id: int | None, limit: int, now: int
-    ) -> list[str]:
+    def trade_blocks(self, start: int, stop: int, now: int, reverse: bool) -> Iterator[Trades]:
         """Replayed symbols have no trades."""
-        return []
+        return iter(())
 
-    def recent_trades(self, limit: int, now: int) -> list[str]:
+    def second_of_trade_id(self, trade_id: int) -> int:
         """Replayed symbols have no trades."""
-        return []
+        return self.listing // 1000

@@ -35,9 +35,10 @@ def test_counters_faults_and_reset_over_http(threaded, sync_exchange):
     assert counters["requests"] == {"ping": 1, "exchangeInfo": 1, "klines": 3, "aggTrades": 1}
     assert counters["klines"] == {"BTC/USDT": {"1m": 1, "1h": 1}, "ETH/USDT": {"1m": 1}}
     assert counters["klines_pages"] == 3 and counters["rows"] == {"klines": 30, "trades": 7}
-    assert counters["weight"] == 1 + 20 + 3 * 2 + 2 and counters["statuses"] == {"200": 6}
+    # Binance's weights: ping 1, exchangeInfo 20, klines 2, aggTrades 4
+    assert counters["weight"] == 1 + 20 + 3 * 2 + 4 and counters["statuses"] == {"200": 6}
 
-    control.set_faults(Faults(server_error=1.0, symbols=("ETH/USDT",)))
+    control.set_faults(Faults(server_error=1.0, server_error_body="html", symbols=("ETH/USDT",)))
     assert control.faults().symbols == ("ETH/USDT",)
     with pytest.raises(ccxt.ExchangeNotAvailable):
         sync_exchange.fetch_ohlcv("ETH/USDT", "1m", limit=10)

@@ -10,7 +10,9 @@ from hypothesis import strategies as st
 from ohlcv_workbench.sim.bars import Bars
 from ohlcv_workbench.sim.generator import GeneratedSeries
 from ohlcv_workbench.sim.markets import BUILTIN_SYMBOLS, spec_for
-from ohlcv_workbench.sim.series import GeneratedMarket, plan_klines
+from ohlcv_workbench.sim.faults import Counters, Faults
+from ohlcv_workbench.sim.pages import missing_rows, page_opens
+from ohlcv_workbench.sim.series import GeneratedMarket
 from ohlcv_workbench.timeframes import BINANCE_TIMEFRAMES, DAY, HOUR, MINUTE, timeframe
 from ohlcv_workbench.times import to_ms
 
@@ -21,6 +23,13 @@ FIELDS = [f.name for f in fields(Bars)]
 
 symbols = st.sampled_from(sorted(SPECS))
 PROFILE = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def plan(market, tf, start, end, limit, now):
+    """Open times of a klines page without faults."""
+    faults = Faults()
+    missing = missing_rows(faults, market.spec.symbol, tf, Counters(), maintenance=True)
+    return page_opens(market, tf, start, end, limit, now, missing, faults)
 
 
 def same(a: Bars, b: Bars) -> None:
@@ -121,16 +130,15 @@ def test_long_intervals_aggregate_days(name, start, end):
 def test_nothing_before_listing_first_candle_holds_listing(symbol, name):
     tf, spec = timeframe(name), SPECS[symbol]
     market = GeneratedMarket(spec, 7)
-    plan = plan_klines(tf, spec.listing, 0, None, 3, NOW)
-    assert plan is not None
-    first, stop = plan
-    assert first == tf.floor(spec.listing)
-    page = market.klines(tf, first, stop, NOW)
-    assert int(page.ts[0]) == tf.floor(spec.listing) and len(page.rows) == 3
+    opens = plan(market, tf, 0, None, 3, NOW)
+    assert int(opens[0]) == tf.floor(spec.listing) and opens.size == 3
+    page = market.candles(tf, int(opens[0]), tf.next(int(opens[-1])), NOW)
+    rows = page.binance_rows(tf)
+    assert int(page.ts[0]) == tf.floor(spec.listing) and len(rows) == 3
     listing_minute = market.series.minutes(spec.listing // MINUTE, spec.listing // MINUTE + 1)
-    first_open = int(page.rows[0].split(",")[1].strip('"').replace(".", "")) // spec.tick_e8
+    first_open = int(rows[0].split(",")[1].strip('"').replace(".", "")) // spec.tick_e8
     assert first_open == int(listing_minute.open[0])  # the first candle opens at the listing
-    assert plan_klines(tf, spec.listing, None, spec.listing - 1, 10, NOW) is None
+    assert plan(market, tf, None, spec.listing - 1, 10, NOW).size == 0
 
 
 @PROFILE
@@ -139,19 +147,15 @@ def test_nothing_after_now_and_forming_candle_last(name, limit, where):
     tf = timeframe(name)
     spec = SPECS["SOL/USDT"]
     now = moment("SOL/USDT", where)
-    plan = plan_klines(tf, spec.listing, None, None, limit, now)
-    assert plan is not None
-    first, stop = plan
-    opens = tf.range(first, stop)
+    market = GeneratedMarket(spec, 7)
+    opens = plan(market, tf, None, None, limit, now)
     assert (
         opens.size <= limit
         and int(opens[-1]) == tf.floor(now)
         and int(opens[0]) >= tf.floor(spec.listing)
     )
-    plan = plan_klines(tf, spec.listing, now - 5 * tf.nominal_ms, None, limit, now)
-    assert plan is not None
-    first, stop = plan
-    assert int(tf.range(first, stop)[-1]) <= now
+    opens = plan(market, tf, now - 5 * tf.nominal_ms, None, limit, now)
+    assert opens.size and int(opens[-1]) <= now
 
 
 @PROFILE
@@ -182,10 +186,10 @@ def test_forming_candle_through_the_page_and_then_closed():
     start = tf.floor(NOW)
     seen = set()
     for now in range(start, start + MINUTE, 7_919):
-        page = market.klines(tf, start, start + MINUTE, now)
-        seen.add(page.rows[-1])
-    closed = market.klines(tf, start, start + MINUTE, start + MINUTE)
-    assert closed.rows[0] not in seen and len(seen) > 5
+        page = market.candles(tf, start, start + MINUTE, now)
+        seen.add(page.binance_rows(tf)[-1])
+    closed = market.candles(tf, start, start + MINUTE, start + MINUTE).binance_rows(tf)
+    assert closed[0] not in seen and len(seen) > 5
 
 
 def test_trades_add_up_to_their_seconds():
