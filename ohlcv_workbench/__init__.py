@@ -18,8 +18,10 @@ from typing import TYPE_CHECKING
 
 from ._lazy import lazy_exports
 from .errors import (
+    BannedError,
     ConfigError,
     ExchangeError,
+    InactiveSymbolError,
     InputError,
     InvalidDataError,
     InvalidTimeRangeError,
@@ -88,6 +90,7 @@ _LAZY = {
 __getattr__, __dir__ = lazy_exports(__name__, _LAZY)
 
 __all__ = [
+    "BannedError",
     "Candle",
     "CandleBatch",
     "CandleChart",
@@ -99,6 +102,7 @@ __all__ = [
     "Dashboard",
     "ExchangeError",
     "HeartbeatMonitor",
+    "InactiveSymbolError",
     "InputError",
     "InvalidDataError",
     "InvalidTimeRangeError",

@@ -7,12 +7,14 @@
     ├── InputError (ValueError)             bad argument from a caller; nothing was started
     │   ├── UnknownExchangeError            exchange id not known to ccxt (lists close matches)
     │   ├── UnknownSymbolError              symbol not in the exchange's markets
+    │   │   └── InactiveSymbolError         listed, but not trading (Binance BREAK/HALT)
     │   ├── UnsupportedTimeframeError       timeframe not offered by the exchange
     │   └── InvalidTimeRangeError           since in the future, until <= since, ...
     ├── ServiceError                        an embedded service (Redis, simulator) failed
     ├── ExchangeError                       the exchange answered badly (translated from ccxt)
     │   ├── TemporaryExchangeError          network, timeout, 429, 5xx: retried with backoff
-    │   │   └── RateLimitedError            429/418, carries ``retry_after`` seconds
+    │   │   └── RateLimitedError            429, carries ``retry_after`` seconds
+    │   │       └── BannedError             418: the IP is banned; every collector pauses
     │   └── PermanentExchangeError          bad symbol, bad request, auth: never retried
     ├── StoreError                          the candle store failed
     │   ├── TemporaryStoreError             busy (a lock held elsewhere) or unreachable for now:
@@ -23,6 +25,7 @@
         └── SeriesBusyError                 the series is collected elsewhere (names holder)
 
 ccxt errors are translated once, at the exchange boundary; only temporary errors are retried.
+A ban is not retried as a failed request: every request to that exchange waits until it ends.
 Every store backend raises TemporaryStoreError for what waiting can fix (SQLite: a write lock
 another process holds; a database server: a lost connection), StoreError otherwise.
 """
@@ -30,8 +33,10 @@ another process holds; a database server: a lost connection), StoreError otherwi
 from __future__ import annotations
 
 __all__ = [
+    "BannedError",
     "ConfigError",
     "ExchangeError",
+    "InactiveSymbolError",
     "InputError",
     "InvalidDataError",
     "InvalidTimeRangeError",
@@ -71,6 +76,10 @@ class UnknownSymbolError(InputError):
     """The symbol is not listed in the exchange's markets."""
 
 
+class InactiveSymbolError(UnknownSymbolError):
+    """The symbol is listed but not trading (status BREAK or HALT): no new candles come."""
+
+
 class UnsupportedTimeframeError(InputError):
     """The timeframe is not offered by the exchange."""
 
@@ -97,6 +106,11 @@ class RateLimitedError(TemporaryExchangeError):
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class BannedError(RateLimitedError):
+    """The exchange banned this IP (HTTP 418) for ``retry_after`` seconds: every request to
+    that exchange waits until the ban ends (it is not a failed attempt to retry)."""
 
 
 class PermanentExchangeError(ExchangeError):

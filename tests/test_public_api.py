@@ -4,6 +4,7 @@ import ohlcv_workbench
 
 #: the analyst's tier: what a notebook uses
 EXPECTED = {
+    "BannedError",
     "Candle",
     "CandleBatch",
     "CandleChart",
@@ -15,6 +16,7 @@ EXPECTED = {
     "Dashboard",
     "ExchangeError",
     "HeartbeatMonitor",
+    "InactiveSymbolError",
     "InputError",
     "InvalidDataError",
     "InvalidTimeRangeError",

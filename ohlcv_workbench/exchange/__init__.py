@@ -4,7 +4,7 @@
 
     from ohlcv_workbench.exchange import open_exchange
 
-    async with open_exchange("sim") as ex:                  # or "binance", any ccxt id
+    async with open_exchange("sim") as ex:         # or "sim_kraken", "binance", any ccxt id
         tf = ex.check_timeframe("1m")                       # offline
         await ex.check_symbol("BTC/USDT")                   # loads the markets once
         batch = await ex.fetch_candles("BTC/USDT", "1m", since=t0, until=t1)
@@ -18,18 +18,26 @@ from .client import ExchangeClient
 from .history import find_earliest, page_windows
 from .hub import ExchangeHub, close_exchanges, create_ccxt, exchange_hub, open_exchange
 from .pages import candle_pages
+from .pause import Pause, PauseGate
 from .retry import NO_RETRY, OnRetry, RetryPolicy, describe_retry
+from .trade_pages import TradeCursor, TradePage
 from .translate import MalformedResponseError, retry_reason, translate
-from .validation import SIM_ID, check_exchange_id, known_exchange_ids
+from .validation import SIM_ID, SIM_IDS, SIM_KRAKEN_ID, check_exchange_id, known_exchange_ids
 
 __all__ = [
     "NO_RETRY",
     "SIM_ID",
+    "SIM_IDS",
+    "SIM_KRAKEN_ID",
     "ExchangeClient",
     "ExchangeHub",
     "MalformedResponseError",
     "OnRetry",
+    "Pause",
+    "PauseGate",
     "RetryPolicy",
+    "TradeCursor",
+    "TradePage",
     "candle_pages",
     "check_exchange_id",
     "close_exchanges",

@@ -8,24 +8,31 @@ Candles of binance-family exchanges (``sim``, ``binance``, ``binanceus``) take a
 the implicit ``publicGetKlines`` request (ccxt's signing, rate limiter and error handling all
 apply) with the rows converted to numpy columns at once instead of ccxt's per-candle
 ``parse_ohlcv``; the result is identical to ``fetch_ohlcv``'s. Other exchanges use
-``fetch_ohlcv``.
+``fetch_ohlcv``. Page sizes, timeframes and the rate limit are ccxt's description of the
+exchange (``features``, ``timeframes``, ``rateLimit``).
+
+A ban (HTTP 418) closes the client's :class:`~.pause.PauseGate`: every request of every
+collector of the exchange waits until the ban ends, then goes on; the ban is not counted as
+a failed attempt of the request that met it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 import ccxt.async_support as ccxt
 
-from ohlcv_workbench.errors import InvalidTimeRangeError, PermanentExchangeError
+from ohlcv_workbench.errors import BannedError, InvalidTimeRangeError, PermanentExchangeError
 from ohlcv_workbench.records import CandleBatch, PublicTrade
 from ohlcv_workbench.timeframes import Timeframe
 
 from .clock import ExchangeClock
 from .history import find_earliest
+from .pause import PauseGate
 from .retry import OnRetry, RetryPolicy
 from .rows import (
     batch_from_ccxt_ohlcv,
@@ -34,17 +41,25 @@ from .rows import (
     to_batch,
     trades_from_ccxt,
 )
+from .trade_pages import TradeCursor, TradePage, fetch_trade_page
 from .translate import translate
 from .validation import check_symbol, check_timeframe
 
-__all__ = ["BINANCE_TRADE_WINDOW_MS", "DEFAULT_PAGE_LIMIT", "ExchangeClient"]
+__all__ = ["DEFAULT_PAGE_LIMIT", "TRADE_PAGE_LIMIT", "ExchangeClient"]
 
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
-#: page size when ccxt states none for the exchange
+#: candle page size when ccxt states none for the exchange
 DEFAULT_PAGE_LIMIT = 500
-#: Binance serves aggregate trades by windows of at most one hour
-BINANCE_TRADE_WINDOW_MS = 3_600_000
+#: trades asked for per request (ccxt states no maximum; exchanges cap it themselves)
+TRADE_PAGE_LIMIT = 1000
+#: seconds a ban lasts when the exchange did not say (no Retry-After)
+DEFAULT_BAN_SECONDS = 60.0
+
+
+class _Paused(BannedError):
+    """An attempt found the client paused: it waits, then the call starts afresh."""
 
 
 def _local_ms() -> int:
@@ -85,7 +100,11 @@ class ExchangeClient:
         self.retry = retry or RetryPolicy()
         self.page_limit = _page_limit(api)
         self.binance_family = isinstance(api, ccxt.binance) and hasattr(api, "publicGetKlines")
-        self.trade_window_ms = BINANCE_TRADE_WINDOW_MS if self.binance_family else None
+        #: True when a candle page from any ``since`` starts there (or at the listing), so
+        #: the first candle returned is where the history begins; elsewhere (Kraken: only the
+        #: most recent 720 candles) older candles must come from trades
+        self.full_candle_history = self.binance_family
+        self.gate = PauseGate(exchange_id)
         has_time = bool((getattr(api, "has", None) or {}).get("fetchTime"))
         self.clock = ExchangeClock(self._fetch_time if has_time else None, clock_refresh)
         self._markets_lock = asyncio.Lock()
@@ -97,6 +116,11 @@ class ExchangeClient:
         return f"<ExchangeClient {self.id} rate limiter {limiter}>"
 
     # -- validation (no network unless markets must be loaded) -----------------------------
+    @property
+    def rate_limit_ms(self) -> float:
+        """ccxt's pace for the exchange: milliseconds per request of cost 1 (``rateLimit``)."""
+        return float(getattr(self.api, "rateLimit", 0) or 0)
+
     @property
     def timeframes(self) -> tuple[str, ...]:
         """The timeframes the exchange offers (ccxt's ``exchange.timeframes``)."""
@@ -125,10 +149,15 @@ class ExchangeClient:
                 self._markets = await self.api.load_markets()
         return self._markets
 
-    async def check_symbol(self, symbol: str) -> str:
-        """``symbol`` when listed (markets loaded first); UnknownSymbolError with suggestions."""
+    async def check_symbol(self, symbol: str, *, trading: bool = False) -> str:
+        """``symbol`` when listed (markets loaded first); UnknownSymbolError with suggestions.
+
+        ``trading``: also InactiveSymbolError when the market is not active (Binance's status
+        BREAK or HALT, Kraken's cancel_only...), naming its status.
+        """
         markets = await self.load_markets()
-        return check_symbol(self.id, markets, symbol, getattr(self.api, "markets_by_id", None))
+        ids = getattr(self.api, "markets_by_id", None)
+        return check_symbol(self.id, markets, symbol, ids, trading=trading)
 
     async def validate(self, symbol: str, timeframe: str | None = None) -> Timeframe | None:
         """Check the timeframe (offline) and then the symbol; the parsed timeframe."""
@@ -257,11 +286,8 @@ class ExchangeClient:
         retry: RetryPolicy | None = None,
         on_retry: OnRetry | None = None,
     ) -> list[PublicTrade]:
-        """One page of public trades at or after ``since`` and before ``until``, ascending.
-
-        On binance-family exchanges a page covers at most :attr:`trade_window_ms` (one hour)
-        from ``since``: an empty page means no trade in that window, not the end.
-        """
+        """Public trades at or after ``since`` and before ``until``, ascending: one request
+        of ccxt's ``fetch_trades`` (to page through a range, use :meth:`fetch_trade_page`)."""
         if since is not None and until is not None and until <= since:
             raise InvalidTimeRangeError(
                 f"{self.id} {symbol} trades: until ({until}) must be after since ({since})"
@@ -272,12 +298,37 @@ class ExchangeClient:
             check_symbol(self.id, markets, symbol, getattr(self.api, "markets_by_id", None))
             params: dict[str, Any] = {}
             if until is not None and self.binance_family:
-                window_end = None if since is None else since + BINANCE_TRADE_WINDOW_MS
-                if window_end is None or until - 1 < window_end:
-                    params["until"] = until - 1
+                params["until"] = until - 1
             rows = await self.api.fetch_trades(symbol, since, limit, params)
             where = f"{self.id} fetch_trades {symbol}"
             return trades_from_ccxt(rows, where, since=since, until=until)
+
+        return await self._run("fetch_trades", symbol, attempt, retry, on_retry)
+
+    async def fetch_trade_page(
+        self,
+        symbol: str,
+        cursor: TradeCursor | int,
+        until: int,
+        limit: int | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+        on_retry: OnRetry | None = None,
+    ) -> TradePage:
+        """One page of trades from ``cursor`` (a :class:`TradeCursor`, or a time in ms) up to
+        ``until``, with the cursor of the next page (see :mod:`.trade_pages`)."""
+        start = cursor if isinstance(cursor, TradeCursor) else TradeCursor(int(cursor))
+        if until <= start.ts:
+            raise InvalidTimeRangeError(
+                f"{self.id} {symbol} trades: until ({until}) must be after {start.ts}"
+            )
+        size = TRADE_PAGE_LIMIT if limit is None else max(1, int(limit))
+
+        async def attempt() -> TradePage:
+            markets = await self._load_markets()
+            check_symbol(self.id, markets, symbol, getattr(self.api, "markets_by_id", None))
+            where = f"{self.id} fetch_trades {symbol}"
+            return await fetch_trade_page(self.api, symbol, start, until, size, where)
 
         return await self._run("fetch_trades", symbol, attempt, retry, on_retry)
 
@@ -292,18 +343,36 @@ class ExchangeClient:
     ) -> T:
         if self.closed:
             raise PermanentExchangeError(f"{self.id} {call}: the exchange client is closed")
+        policy = retry or self.retry
+        gate = self.gate
 
         async def attempt() -> T:
+            if gate.pause_in_force is not None:
+                raise _Paused(f"{self.id} {call}: paused")
             try:
                 return await fn()
             except ccxt.BaseError as exc:
                 raise translate(exc, exchange=self.id, call=call, symbol=symbol) from exc
 
-        return await (retry or self.retry).call(attempt, on_retry=on_retry)
+        paused = 0.0
+        while True:
+            await gate.wait()
+            try:
+                return await policy.call(attempt, on_retry=on_retry)
+            except _Paused:
+                continue  # another request met the ban: wait with everyone
+            except BannedError as exc:
+                seconds = DEFAULT_BAN_SECONDS if exc.retry_after is None else exc.retry_after
+                paused += seconds
+                if paused > policy.max_pause:
+                    raise
+                log.info("%s", exc)
+                gate.pause(seconds, f"{self.id} banned this IP (HTTP 418, {seconds:g} s)")
 
     async def aclose(self) -> None:
         """Close the ccxt instance (its HTTP session); the hub calls this on last release."""
         if self.closed:
             return
         self.closed = True
+        self.gate.close()
         await self.api.close()

@@ -17,9 +17,11 @@ class ExchangeClock:
     """Exchange time = local time + ``offset`` (ms), within ``uncertainty`` ms.
 
     One sample is a ``fetch_time`` call: the server's stamp minus the midpoint of our send and
-    receive times; its uncertainty is half the round trip. The estimate is refreshed when it is
-    older than ``refresh`` seconds. Without a ``fetch_time`` (``fetch=None``: the exchange has
-    none) the local clock is used as it is.
+    receive times; its uncertainty is half the round trip. A server that stamps whole seconds
+    (Kraken's ``Time``; assumed while every sample so far fell on a whole second) was somewhere
+    in the second after its stamp: half a second more offset, half a second more uncertainty.
+    The estimate is refreshed when it is older than ``refresh`` seconds. Without a
+    ``fetch_time`` (``fetch=None``: the exchange has none) the local clock is used as it is.
     """
 
     def __init__(self, fetch: Callable[[], Awaitable[int]] | None, refresh: float = 60.0) -> None:
@@ -28,6 +30,9 @@ class ExchangeClock:
         self.offset = 0
         self.uncertainty = 0
         self.last_server_time: int | None = None
+        #: milliseconds of the server's stamps (1000 while every sample was a whole second)
+        self.resolution = 1
+        self._whole_seconds = True
         self._synced_at: float | None = None
         self._lock = asyncio.Lock()
 
@@ -65,8 +70,11 @@ class ExchangeClock:
         sent = _local_ms()
         server = int(await fetch())
         received = _local_ms()
-        self.offset = server - (sent + received) // 2
-        self.uncertainty = (received - sent + 1) // 2
+        self._whole_seconds = self._whole_seconds and server % 1000 == 0
+        half = 500 if self._whole_seconds else 0
+        self.resolution = 1000 if self._whole_seconds else 1
+        self.offset = server + half - (sent + received) // 2
+        self.uncertainty = (received - sent + 1) // 2 + half
         self.last_server_time = server
         self._synced_at = time.monotonic()
         return server

@@ -1,9 +1,9 @@
 """Shared exchange clients: one ccxt instance per exchange id (and limiter setting) per loop.
 
-Every collector of an exchange in a process goes through the same ccxt instance, so they share
-its rate limiter and its loaded markets. Instances are reference-counted: the first
-:func:`open_exchange` creates it (no network call), the last one to leave closes it (its HTTP
-session included, so nothing warns about unclosed sessions).
+Every collector of an exchange in a process goes through the same ccxt instance, so they
+share its rate limiter, its loaded markets and its pause (a ban stops them all). Instances are
+reference-counted: the first :func:`open_exchange` creates it (no network call), the last one
+to leave closes it (its HTTP session included, so nothing warns about unclosed sessions).
 
 ::
 
@@ -11,9 +11,11 @@ session included, so nothing warns about unclosed sessions).
         batch = await ex.fetch_candles("BTC/USDT", "1m", since=..., until=...)
 
 ``"sim"`` is ccxt's binance class with ``urls['api']['public']`` pointed at the simulator and
-spot markets only, so the production code path is what runs. Any id of ``ccxt.exchanges``
-works the same way. ``rate_limit=False`` gives a separate shared instance with ccxt's limiter
-off (for benchmarks against the simulator).
+spot markets only; ``"sim_kraken"`` is ccxt's kraken class with ``urls['api']['public']``
+pointed at the simulator's Kraken dialect (the same data): in both the production code path
+runs, only the URL differs. Any id of ``ccxt.exchanges`` works the same way.
+``rate_limit=False`` gives a separate shared instance with ccxt's limiter off (for tests and
+benchmarks against the simulator).
 """
 
 from __future__ import annotations
@@ -31,10 +33,11 @@ from ohlcv_workbench.services.simulator import simulator_url
 from ohlcv_workbench.settings import Settings
 
 from .client import ExchangeClient
+from .costs import CostMixin
 from .retry import RetryPolicy
 from .rows import NumericRowsMixin
 from .translate import ResponseInfoMixin
-from .validation import SIM_ID, check_exchange_id
+from .validation import SIM_IDS, check_exchange_id
 
 __all__ = ["ExchangeHub", "close_exchanges", "create_ccxt", "exchange_hub", "open_exchange"]
 
@@ -43,11 +46,11 @@ _classes: dict[type[Any], type[Any]] = {}
 
 
 def _with_response_info(cls: type[Any]) -> type[Any]:
-    """``cls`` with :class:`ResponseInfoMixin` and :class:`NumericRowsMixin` mixed in (one
-    subclass per ccxt class)."""
+    """``cls`` with :class:`ResponseInfoMixin`, :class:`NumericRowsMixin` and
+    :class:`CostMixin` mixed in (one subclass per ccxt class)."""
     klass = _classes.get(cls)
     if klass is None:
-        bases = (ResponseInfoMixin, NumericRowsMixin, cls)
+        bases = (ResponseInfoMixin, NumericRowsMixin, CostMixin, cls)
         klass = type(cls.__name__, bases, {"__module__": __name__})
         _classes[cls] = klass
     return klass
@@ -60,23 +63,26 @@ def create_ccxt(
     url: str | None = None,
     request_timeout: float = 10.0,
 ) -> Any:
-    """A new ccxt async instance for ``exchange_id`` (``"sim"`` needs the simulator's ``url``).
+    """A new ccxt async instance for ``exchange_id`` (``"sim"`` and ``"sim_kraken"`` need the
+    simulator's ``url``).
 
     No network call is made. Prefer :func:`open_exchange`, which shares instances.
     """
     exchange_id = check_exchange_id(exchange_id)
     config: dict[str, Any] = {"enableRateLimit": rate_limit, "timeout": int(request_timeout * 1000)}
-    if exchange_id == SIM_ID:
+    dialect = SIM_IDS.get(exchange_id)
+    if dialect is not None:
         if url is None:
-            raise ValueError("the 'sim' exchange needs the simulator's url")
+            raise ValueError(f"the {exchange_id!r} exchange needs the simulator's url")
         base = url.rstrip("/")
-        config["urls"] = {"api": {"public": f"{base}/api/v3"}}
-        config["options"] = {"fetchMarkets": {"types": ["spot"]}}
-        cls: type[Any] = ccxt.binance
-    else:
-        cls = getattr(ccxt, exchange_id)
+        if dialect == "binance":
+            config["urls"] = {"api": {"public": f"{base}/api/v3"}}
+            config["options"] = {"fetchMarkets": {"types": ["spot"]}}
+        else:
+            config["urls"] = {"api": {"public": base}}
+    cls: type[Any] = getattr(ccxt, dialect or exchange_id)
     api = _with_response_info(cls)(config)
-    if exchange_id == SIM_ID:
+    if dialect is not None:
         api.timeout_on_exit = 0  # ccxt waits 250 ms on close for TLS sockets; loopback has none
     return api
 
@@ -126,11 +132,12 @@ class ExchangeHub:
         """The shared client of ``exchange_id``, one more holder; pair with :meth:`release`.
 
         The exchange id is checked first (UnknownExchangeError, nothing else done). For
-        ``"sim"``, ``url`` defaults to ``settings.sim_url`` or the machine's shared simulator.
+        ``"sim"`` and ``"sim_kraken"``, ``url`` defaults to ``settings.sim_url`` or the
+        machine's shared simulator.
         ``request_timeout`` (seconds per request) and ``retry`` apply when the instance is created.
         """
         exchange_id = check_exchange_id(exchange_id)
-        if exchange_id != SIM_ID:
+        if exchange_id not in SIM_IDS:
             url = None
         elif url is None:
             url = await self._sim_url(settings)

@@ -5,7 +5,10 @@ anything else) goes straight through. stamina drives the attempts, the total-tim
 sleeping; the policy's backoff hook picks each wait: the server's Retry-After when it sent one,
 else ``min(wait_max, wait_initial * wait_exp_base ** (n - 1) + uniform(0, wait_jitter))``
 (stamina's own formula). A Retry-After longer than what is left of the time budget is not
-waited for: the error is raised at once, carrying ``retry_after`` for the caller.
+waited for: the error is raised at once, carrying ``retry_after`` for the caller. A ban
+(:class:`~ohlcv_workbench.errors.BannedError`) is not retried here either: the exchange client
+pauses every request until it ends and then starts the call afresh (``max_pause`` bounds the
+waiting), so a ban never uses up a request's attempts.
 
 ``RetryPolicy(instant=True)`` (or stamina's global ``stamina.set_testing(True)``) takes the
 same decisions without sleeping, so tests of fault storms run in milliseconds; the waits it
@@ -23,7 +26,7 @@ from typing import TypeVar
 
 import stamina
 
-from ohlcv_workbench.errors import RateLimitedError, TemporaryExchangeError
+from ohlcv_workbench.errors import BannedError, RateLimitedError, TemporaryExchangeError
 
 from .translate import retry_reason
 
@@ -64,7 +67,8 @@ class RetryPolicy:
     ``attempts`` counts every try (the first included); ``timeout`` bounds the total seconds
     from the first try (waits included); waits grow from ``wait_initial`` by ``wait_exp_base``
     up to ``wait_max``, plus up to ``wait_jitter`` seconds of random jitter; ``instant`` takes
-    every decision without sleeping (tests).
+    every decision without sleeping (tests); ``max_pause`` bounds the seconds one call waits
+    out bans (Binance bans last from 2 minutes to 3 days).
     """
 
     attempts: int = 8
@@ -74,11 +78,12 @@ class RetryPolicy:
     wait_jitter: float = 1.0
     wait_exp_base: float = 2.0
     instant: bool = False
+    max_pause: float = 3 * 86400.0
 
     def __post_init__(self) -> None:
         if self.attempts < 1:
             raise ValueError(f"RetryPolicy.attempts={self.attempts}: expected at least 1")
-        for name in ("timeout", "wait_initial", "wait_max", "wait_jitter"):
+        for name in ("timeout", "wait_initial", "wait_max", "wait_jitter", "max_pause"):
             if getattr(self, name) < 0:
                 raise ValueError(f"RetryPolicy.{name} must not be negative")
         if self.wait_exp_base < 1:
@@ -107,7 +112,7 @@ class RetryPolicy:
 
         def on_error(exc: Exception) -> bool | float:
             nonlocal failures, slept_virtually
-            if not isinstance(exc, TemporaryExchangeError):
+            if not isinstance(exc, TemporaryExchangeError) or isinstance(exc, BannedError):
                 return False
             failures += 1
             wait = self.wait_for(failures, exc)

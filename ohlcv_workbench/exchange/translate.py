@@ -2,16 +2,24 @@
 
 ::
 
+    HTTP 418 (an IP ban)                                           -> BannedError
+    ccxt.RateLimitExceeded, ccxt.DDoSProtection, HTTP 429          -> RateLimitedError
+    any HTTP 5xx, whatever ccxt raised for its body                -> TemporaryExchangeError
+    an exchange's "try again" code (Binance -1001, -1006-8)        -> TemporaryExchangeError
     ccxt.NetworkError (RequestTimeout, ExchangeNotAvailable, ...)  -> TemporaryExchangeError
-    ccxt.RateLimitExceeded, ccxt.DDoSProtection (429, 418)        -> RateLimitedError
     other ccxt.OperationFailed (BadResponse, ...)                  -> TemporaryExchangeError
     ccxt.ExchangeError (BadSymbol, BadRequest, Authentication...)  -> PermanentExchangeError
     a transport failure ccxt reports as a plain ExchangeError      -> TemporaryExchangeError
 
+Binance answers a busy or disconnected backend with a 5xx and its JSON error (``-1008
+SERVER_BUSY``, ``-1001 DISCONNECTED``); ccxt reads the code first and raises ExchangeError or
+OperationFailed, not a NetworkError, so the status and the code decide here.
+
 ccxt does not put response headers into its exceptions, and ``last_response_headers`` of a
 shared instance is overwritten by concurrent requests. :class:`ResponseInfoMixin` is mixed into
 the ccxt class we instantiate; its ``handle_errors`` (called by ccxt with the headers of *this*
-response) attaches the HTTP status and the parsed Retry-After to the exception it raises.
+response) attaches the HTTP status, the parsed Retry-After and whether the body's error code
+is a temporary one to the exception it raises.
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ import aiohttp
 import ccxt.async_support as ccxt
 
 from ohlcv_workbench.errors import (
+    BannedError,
     ExchangeError,
     PermanentExchangeError,
     RateLimitedError,
@@ -33,17 +42,24 @@ from ohlcv_workbench.errors import (
 )
 
 __all__ = [
+    "TEMPORARY_CODES",
     "MalformedResponseError",
     "ResponseInfoMixin",
     "http_status_of",
     "retry_after_of",
     "retry_reason",
+    "temporary_code_of",
     "translate",
 ]
 
 _STATUS_ATTR = "ohlcv_workbench_http_status"
 _RETRY_AFTER_ATTR = "ohlcv_workbench_retry_after"
+_TEMPORARY_CODE_ATTR = "ohlcv_workbench_temporary_code"
 _RATE_LIMIT_STATUSES = (418, 429)
+_BAN_STATUS = 418
+#: error codes that mean "try again", by exchange family (Binance: DISCONNECTED,
+#: UNEXPECTED_RESP, TIMEOUT, SERVER_BUSY)
+TEMPORARY_CODES = {"binance": frozenset({"-1001", "-1006", "-1007", "-1008"})}
 
 
 class MalformedResponseError(PermanentExchangeError):
@@ -109,6 +125,10 @@ class ResponseInfoMixin:
             setattr(exc, _STATUS_ATTR, code)
             retry_after = parse_retry_after(_header(headers, "Retry-After"))
             setattr(exc, _RETRY_AFTER_ATTR, retry_after)
+            family = "binance" if isinstance(self, ccxt.binance) else str(getattr(self, "id", ""))
+            body_code = response.get("code") if isinstance(response, dict) else None
+            temporary = str(body_code) in TEMPORARY_CODES.get(family, frozenset())
+            setattr(exc, _TEMPORARY_CODE_ATTR, str(body_code) if temporary else None)
             raise
         return result
 
@@ -125,18 +145,34 @@ def retry_after_of(exc: BaseException) -> float | None:
     return float(value) if isinstance(value, int | float) else None
 
 
+def temporary_code_of(exc: BaseException) -> str | None:
+    """The exchange's "try again" error code in the body that raised ``exc`` (if any)."""
+    code = getattr(exc, _TEMPORARY_CODE_ATTR, None)
+    return code if isinstance(code, str) else None
+
+
 def _is_transport_failure(exc: BaseException) -> bool:
     """ccxt turns some aiohttp failures (e.g. a payload cut short) into a plain ExchangeError."""
     cause = exc.__cause__
     return isinstance(cause, aiohttp.ClientError | OSError | asyncio.TimeoutError)
 
 
+def _is_rate_limit(exc: ccxt.BaseError) -> bool:
+    status = http_status_of(exc)
+    return isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection) or (
+        status in _RATE_LIMIT_STATUSES
+    )
+
+
 def _kind(exc: ccxt.BaseError) -> str:
     status = http_status_of(exc)
-    if isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection) or (
-        status in _RATE_LIMIT_STATUSES
-    ):
-        return "rate limited" if status != 418 else "banned for a while (HTTP 418)"
+    if _is_rate_limit(exc):
+        return "rate limited" if status != _BAN_STATUS else "banned (HTTP 418)"
+    code = temporary_code_of(exc)
+    if code is not None:
+        return f"server busy or disconnected ({code})"
+    if status is not None and status >= 500:
+        return "exchange not available"
     if isinstance(exc, ccxt.RequestTimeout):
         return "request timed out"
     if isinstance(exc, ccxt.ExchangeNotAvailable):
@@ -175,15 +211,14 @@ def _translate(
     detail = str(exc).strip() or type(exc).__name__
     if len(detail) > 300:
         detail = detail[:300] + "..."
-    head = f"{where}: {kind}" + (f" (HTTP {status})" if status else "")
-    is_rate_limit = isinstance(exc, ccxt.RateLimitExceeded | ccxt.DDoSProtection) or (
-        status in _RATE_LIMIT_STATUSES
-    )
-    if is_rate_limit:
+    head = f"{where}: {kind}" + (f" (HTTP {status})" if status and status != _BAN_STATUS else "")
+    if _is_rate_limit(exc):
         retry_after = retry_after_of(exc)
         wait = f", Retry-After {retry_after:g} s" if retry_after is not None else ""
-        return RateLimitedError(f"{head}{wait}: {detail}", retry_after=retry_after)
-    if isinstance(exc, ccxt.OperationFailed) or _is_transport_failure(exc):
+        error = BannedError if status == _BAN_STATUS else RateLimitedError
+        return error(f"{head}{wait}: {detail}", retry_after=retry_after)
+    temporary = temporary_code_of(exc) is not None or (status is not None and status >= 500)
+    if temporary or isinstance(exc, ccxt.OperationFailed) or _is_transport_failure(exc):
         return TemporaryExchangeError(f"{head}: {detail}")
     return PermanentExchangeError(f"{head}: {detail}")
 
@@ -193,6 +228,8 @@ def retry_reason(error: BaseException) -> str:
     cause = error.__cause__
     if isinstance(cause, ccxt.BaseError):
         return _kind(cause)
+    if isinstance(error, BannedError):
+        return "banned"
     if isinstance(error, RateLimitedError):
         return "rate limited"
     return "temporary error" if isinstance(error, TemporaryExchangeError) else "error"

@@ -14,6 +14,7 @@ from typing import Any
 import ccxt.async_support as ccxt
 
 from ohlcv_workbench.errors import (
+    InactiveSymbolError,
     UnknownExchangeError,
     UnknownSymbolError,
     UnsupportedTimeframeError,
@@ -22,6 +23,8 @@ from ohlcv_workbench.timeframes import Timeframe, timeframe
 
 __all__ = [
     "SIM_ID",
+    "SIM_IDS",
+    "SIM_KRAKEN_ID",
     "check_exchange_id",
     "check_symbol",
     "check_timeframe",
@@ -29,15 +32,19 @@ __all__ = [
     "suggest_symbols",
 ]
 
-#: the workbench's own exchange id: ccxt's binance class wired to the local simulator
+#: the workbench's own exchange ids: ccxt's binance class wired to the local simulator, and
+#: ccxt's kraken class wired to the simulator's Kraken dialect (the same data)
 SIM_ID = "sim"
+SIM_KRAKEN_ID = "sim_kraken"
+#: each simulator id and the ccxt class it is made of
+SIM_IDS = {SIM_ID: "binance", SIM_KRAKEN_ID: "kraken"}
 
 _SEPARATORS = re.compile(r"[^0-9A-Za-z]")
 
 
 def known_exchange_ids() -> tuple[str, ...]:
-    """Every exchange id the workbench accepts: ``"sim"`` and ccxt's ids."""
-    return (SIM_ID, *ccxt.exchanges)
+    """Every exchange id the workbench accepts: ``"sim"``, ``"sim_kraken"`` and ccxt's ids."""
+    return (*SIM_IDS, *ccxt.exchanges)
 
 
 def check_exchange_id(exchange_id: object) -> str:
@@ -57,8 +64,9 @@ def check_exchange_id(exchange_id: object) -> str:
     ]
     hint = f" Did you mean {_or(close)}?" if close else ""
     raise UnknownExchangeError(
-        f"Unknown exchange {text!r}.{hint} Valid ids: {SIM_ID!r} (the local simulator) or any "
-        f"of ccxt's {len(known) - 1} exchange ids (ccxt.exchanges)."
+        f"Unknown exchange {text!r}.{hint} Valid ids: {SIM_ID!r} and {SIM_KRAKEN_ID!r} (the "
+        f"local simulator, Binance's and Kraken's dialects) or any of ccxt's "
+        f"{len(known) - len(SIM_IDS)} exchange ids (ccxt.exchanges)."
     )
 
 
@@ -108,10 +116,28 @@ def suggest_symbols(
 
 
 def check_symbol(
-    exchange_id: str, markets: Mapping[str, Any], symbol: object, ids: Mapping[str, Any] | None
+    exchange_id: str,
+    markets: Mapping[str, Any],
+    symbol: object,
+    ids: Mapping[str, Any] | None,
+    *,
+    trading: bool = False,
 ) -> str:
-    """``symbol`` when listed in ``markets``; else UnknownSymbolError with suggestions."""
+    """``symbol`` when listed in ``markets``; else UnknownSymbolError with suggestions.
+
+    ``trading``: an inactive market (ccxt's ``active`` False) raises InactiveSymbolError
+    naming the exchange's status of it.
+    """
     if isinstance(symbol, str) and symbol in markets:
+        market = markets[symbol]
+        if trading and isinstance(market, dict) and market.get("active") is False:
+            info = market.get("info") or {}
+            status = info.get("status") if isinstance(info, dict) else None
+            raise InactiveSymbolError(
+                f"{symbol} on {exchange_id} is not trading (status {status or 'inactive'}: "
+                "delisted, halted or in a break), so no new candles come; collect an active "
+                "market, or read what is already stored"
+            )
         return symbol
     text = str(symbol)
     close = suggest_symbols(text, markets, ids)

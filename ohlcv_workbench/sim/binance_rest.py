@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from aiohttp import web
@@ -35,7 +35,7 @@ from aiohttp import web
 from ohlcv_workbench.timeframes import BINANCE_TIMEFRAMES, timeframe
 
 from .aggtrades import AGG_STRIDE, AggTrades, aggregate
-from .dialect import DialectError, RestDialect
+from .dialect import DialectError, RestDialect, SimState
 from .faults import Faults
 from .fmt import agg_trade_rows, trade_rows
 from .intraminute import Trades
@@ -43,9 +43,6 @@ from .limits import Ban, WeightLimiter
 from .markets import SYMBOL_STATUSES, exchange_info
 from .pages import missing_rows, page_opens
 from .series import Series, collect
-
-if TYPE_CHECKING:
-    from .server import SimServer
 
 __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "WEIGHTS", "BinanceRest", "ccxt_config"]
 
@@ -111,7 +108,7 @@ class BinanceRest(RestDialect):
     prefix = "/api/v3/"
     exempt = frozenset({"ping"})
 
-    def __init__(self, sim: SimServer, weight_limit: WeightLimiter) -> None:
+    def __init__(self, sim: SimState, weight_limit: WeightLimiter) -> None:
         super().__init__(sim)
         self.limiter = weight_limit
         self.ban = Ban()

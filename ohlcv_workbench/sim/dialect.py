@@ -16,22 +16,41 @@ import json
 import zlib
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
-from .faults import Faults
+from .clock import SimClock
+from .faults import Counters, Faults
 from .series import Series
 
-if TYPE_CHECKING:
-    from .server import SimServer
-
-__all__ = ["DialectError", "RestDialect", "Route", "respond"]
+__all__ = ["DialectError", "RestDialect", "Route", "SimState", "respond"]
 
 #: bodies shorter than this are sent as they are
 GZIP_MIN_BYTES = 200
 
 Route = Callable[[Mapping[str, str], Series | None], Any]
+
+
+class SimState(Protocol):
+    """What the dialects share (the :class:`~.server.SimServer` provides it)."""
+
+    clock: SimClock
+    counters: Counters
+    markets: dict[str, Series]
+    by_id: dict[str, Series]
+    closing: asyncio.Event
+
+    @property
+    def faults(self) -> Faults:
+        """The faults in force."""
+
+    @property
+    def gzip(self) -> bool:
+        """Whether answers are gzipped for clients that accept it."""
+
+    def symbol_status(self, symbol: str) -> str:
+        """A symbol's status (``TRADING`` unless set)."""
 
 
 class DialectError(Exception):
@@ -80,7 +99,7 @@ class RestDialect(ABC):
     #: endpoints that never meet a fault (a liveness probe)
     exempt: frozenset[str] = frozenset()
 
-    def __init__(self, sim: SimServer) -> None:
+    def __init__(self, sim: SimState) -> None:
         self.sim = sim
         self.routes: dict[str, Route] = {}
 
@@ -155,7 +174,7 @@ class RestDialect(ABC):
         headers: Mapping[str, str] | None = None,
     ) -> web.Response:
         """:func:`respond` with the simulator's gzip setting."""
-        return respond(request, body, status, headers, gzip=self.sim.config.gzip)
+        return respond(request, body, status, headers, gzip=self.sim.gzip)
 
     def key(self, request: web.Request) -> str:
         """A request's identity for fault draws: path and sorted query."""

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from aiohttp import web
@@ -33,7 +33,7 @@ from aiohttp import web
 from ohlcv_workbench.timeframes import Timeframe, timeframe
 
 from .bars import I64
-from .dialect import DialectError, RestDialect
+from .dialect import DialectError, RestDialect, SimState
 from .faults import Faults
 from .intraminute import Trades
 from .kraken_fmt import decimals_of, trade_ns, trade_rows
@@ -41,9 +41,6 @@ from .kraken_markets import asset_code, asset_entry, pair_entry, pair_of
 from .limits import CallCounter
 from .pages import missing_rows, page_opens
 from .series import Series, collect
-
-if TYPE_CHECKING:
-    from .server import SimServer
 
 __all__ = ["OHLC_WINDOW", "KrakenRest", "kraken_ccxt_config"]
 
@@ -88,7 +85,7 @@ class KrakenRest(RestDialect):
     name = "kraken"
     prefix = "/0/public/"
 
-    def __init__(self, sim: SimServer, limiter: CallCounter) -> None:
+    def __init__(self, sim: SimState, limiter: CallCounter) -> None:
         super().__init__(sim)
         self.limiter = limiter
         self.routes = {

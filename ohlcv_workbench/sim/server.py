@@ -160,6 +160,11 @@ class SimServer:
 
     # -- controls ----------------------------------------------------------------------------
     @property
+    def gzip(self) -> bool:
+        """Whether answers are gzipped for clients that accept it."""
+        return self.config.gzip
+
+    @property
     def faults(self) -> Faults:
         """The faults in force."""
         return self._faults

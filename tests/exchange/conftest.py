@@ -11,7 +11,7 @@ from tests.helpers import INSTANT, NOW
 
 @pytest.fixture
 async def sim() -> AsyncIterator[SimServer]:
-    async with SimServer(SimConfig(seed=7, now=NOW, weight_limit=None)) as server:
+    async with SimServer(SimConfig(seed=7, now=NOW, weight_limit=None, kraken_rate=None)) as server:
         yield server
 
 

@@ -31,12 +31,30 @@ SINCE = to_ms("2025-06-01T00:00")
     ("faults", "ccxt_error", "error", "reason"),
     [
         (Faults(rate_limited=1.0, retry_after=7), ccxt.DDoSProtection, RateLimitedError, "rate"),
-        (Faults(server_error=1.0), ccxt.ExchangeNotAvailable, TemporaryExchangeError, "HTTP 503"),
         (
-            Faults(server_error=1.0, status=502),
+            Faults(server_error=1.0, server_error_body="html"),
+            ccxt.ExchangeNotAvailable,
+            TemporaryExchangeError,
+            "HTTP 503",
+        ),
+        (
+            Faults(server_error=1.0, server_error_body="html", status=502),
             ccxt.ExchangeNotAvailable,
             TemporaryExchangeError,
             "HTTP 502",
+        ),
+        # Binance's JSON bodies on 5xx: ccxt raises ExchangeError / OperationFailed for them
+        (
+            Faults(server_error=1.0, server_error_body="json"),
+            ccxt.ExchangeError,
+            TemporaryExchangeError,
+            r"server busy or disconnected \(-1008\) \(HTTP 503\)",
+        ),
+        (
+            Faults(server_error=1.0, server_error_body="json", status=500),
+            ccxt.OperationFailed,
+            TemporaryExchangeError,
+            r"server busy or disconnected \(-1001\) \(HTTP 500\)",
         ),
         (Faults(drop=1.0), ccxt.ExchangeNotAvailable, TemporaryExchangeError, "not available"),
         (Faults(timeout=1.0, hang=5.0), ccxt.RequestTimeout, TemporaryExchangeError, "timed out"),
@@ -110,8 +128,11 @@ async def test_malformed_rows_are_permanent(sim, client, kind, fast):
 
 async def test_gaps_are_not_errors(sim, client):
     sim.set_faults(Faults(gaps=0.1))
-    batch = await client.fetch_candles("BTC/USDT", "1m", SINCE, 500)
-    assert 400 < len(batch) < 500 and bool(np.all(np.diff(batch.ts) >= MINUTE))
+    batch = await client.fetch_candles("BTC/USDT", "1m", SINCE, 500)  # 500 that exist
+    steps = np.diff(batch.ts)
+    assert len(batch) == 500 and bool(np.all(steps >= MINUTE)) and bool(np.any(steps > MINUTE))
+    bounded = await client.fetch_candles("BTC/USDT", "1m", SINCE, 500, SINCE + 500 * MINUTE)
+    assert 400 < len(bounded) < 500  # a fixed window holds what exists in it
 
 
 async def fetch_sequence(ex, **kwargs):
@@ -167,7 +188,7 @@ async def test_a_storm_beyond_the_attempts_fails_temporary():
     ):
         policy = RetryPolicy(attempts=4, instant=True)
         with pytest.raises(
-            TemporaryExchangeError, match="sim fetch_candles BTC/USDT: exchange not"
+            TemporaryExchangeError, match=r"sim fetch_candles BTC/USDT: (exchange not|server busy)"
         ):
             await ex.fetch_candles("BTC/USDT", "1m", SINCE, retry=policy)
     assert sim.counters.requests == {"exchangeInfo": 4}

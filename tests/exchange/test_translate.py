@@ -7,6 +7,7 @@ import ccxt.async_support as ccxt
 import pytest
 
 from ohlcv_workbench.errors import (
+    BannedError,
     PermanentExchangeError,
     RateLimitedError,
     TemporaryExchangeError,
@@ -108,3 +109,60 @@ def test_a_429_without_retry_after():
 
 def test_malformed_response_is_permanent():
     assert issubclass(MalformedResponseError, PermanentExchangeError)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "ccxt_error", "kind"),
+    [
+        # Binance's JSON bodies on 5xx: ccxt reads the code and raises no NetworkError
+        (503, '{"code":-1008,"msg":"Server is currently overloaded"}', ccxt.ExchangeError,
+         "server busy or disconnected (-1008)"),
+        (500, '{"code":-1001,"msg":"Internal error"}', ccxt.OperationFailed,
+         "server busy or disconnected (-1001)"),
+        # any 5xx is temporary, whatever ccxt made of its body
+        (502, '{"code":-1121,"msg":"Invalid symbol."}', ccxt.BadSymbol, "exchange not available"),
+        # a "try again" code is temporary even on a 4xx
+        (400, '{"code":-1008,"msg":"Server is currently overloaded"}', ccxt.ExchangeError,
+         "server busy or disconnected (-1008)"),
+    ],
+)  # fmt: skip
+def test_5xx_and_busy_codes_are_temporary(status, body, ccxt_error, kind):
+    with pytest.raises(ccxt_error) as caught:
+        handle(api(), status, {}, body, "Error")
+    translated = translate(caught.value, exchange="sim", call="fetch_candles", symbol="B/U")
+    assert type(translated) is TemporaryExchangeError
+    assert retry_reason(translated) == kind and kind in str(translated)
+
+
+def test_418_is_a_ban_with_its_retry_after():
+    with pytest.raises(ccxt.DDoSProtection) as caught:
+        handle(api(), 418, {"Retry-After": "90"}, '{"code":-1003,"msg":"IP banned until 1"}')
+    translated = translate(caught.value, exchange="sim", call="fetch_candles")
+    assert type(translated) is BannedError and translated.retry_after == 90.0
+    assert isinstance(translated, RateLimitedError) and retry_reason(translated) == (
+        "banned (HTTP 418)"
+    )
+    assert "banned (HTTP 418), Retry-After 90 s" in str(translated)
+
+
+def kraken_handle(status, body):
+    ex = create_ccxt("sim_kraken", url="http://127.0.0.1:9")
+    url = "http://127.0.0.1:9/0/public/OHLC"
+    ex.handle_errors(status, "", url, "GET", {}, body, ex.parse_json(body), {}, None)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "ccxt_error", "expected"),
+    [
+        (503, "EService:Unavailable", ccxt.ExchangeNotAvailable, TemporaryExchangeError),
+        (200, "EService:Busy", ccxt.ExchangeNotAvailable, TemporaryExchangeError),
+        (429, "EGeneral:Too many requests", ccxt.DDoSProtection, RateLimitedError),
+        (200, "EGeneral:Invalid arguments", ccxt.BadRequest, PermanentExchangeError),
+        (200, "EQuery:Unknown asset pair", ccxt.ExchangeError, PermanentExchangeError),
+    ],
+)
+def test_kraken_error_lists(status, error, ccxt_error, expected):
+    with pytest.raises(ccxt_error) as caught:
+        kraken_handle(status, f'{{"error":["{error}"],"result":{{}}}}')
+    translated = translate(caught.value, exchange="sim_kraken", call="fetch_candles")
+    assert type(translated) is expected and error in str(translated)

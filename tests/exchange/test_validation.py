@@ -20,8 +20,8 @@ IDS = {s.replace("/", ""): [{"symbol": s}] for s in MARKETS}
 
 def test_known_exchange_ids():
     ids = known_exchange_ids()
-    assert ids[0] == "sim" and "binance" in ids and "kraken" in ids
-    assert set(ids[1:]) == set(ccxt.exchanges)
+    assert ids[:2] == ("sim", "sim_kraken") and "binance" in ids and "kraken" in ids
+    assert set(ids[2:]) == set(ccxt.exchanges)
     assert check_exchange_id("sim") == "sim" and check_exchange_id("kraken") == "kraken"
 
 
