@@ -1,5 +1,6 @@
 """Fixtures of the live stack, shared by the collector and CLI tests: a simulator on a thread
-(real-time clock), a per-test store, the run's Redis, fast heartbeats.
+(real-time clock), a per-test store, the run's Redis, fast heartbeats, and the two dialects
+the collector tests run against (``dialect``, see :class:`tests.helpers.Dialect`).
 
 Packages with other needs override them (``sim`` is an in-process simulator with a fixed clock
 in ``tests/sim`` and ``tests/exchange``; the widget tests use the embedded services).
@@ -20,25 +21,31 @@ from ohlcv_workbench.settings import Settings
 from ohlcv_workbench.sim import SimControl
 from ohlcv_workbench.sim.server import SimConfig
 from ohlcv_workbench.sim.thread import SimThread
-from tests.helpers import INSTANT, INTERVAL
+from tests.helpers import DIALECTS, INSTANT, INTERVAL, Dialect
 
 
 @pytest.fixture(scope="session")
 def sim_url() -> Iterator[str]:
-    thread = SimThread(SimConfig(seed=11, weight_limit=None)).start()
+    thread = SimThread(SimConfig(seed=11, weight_limit=None, kraken_rate=None)).start()
     try:
         yield thread.url
     finally:
         thread.stop()
 
 
+@pytest.fixture(params=sorted(DIALECTS))
+def dialect(request: pytest.FixtureRequest) -> Dialect:
+    """Each collector test that takes it runs on both dialects."""
+    return DIALECTS[request.param]
+
+
 @pytest.fixture
 def sim(sim_url: str) -> Iterator[SimControl]:
     """Control of the shared simulator; faults and counters are reset around each test."""
     control = SimControl(sim_url)
-    control.reset()
+    control.reset(clock=True)
     yield control
-    control.reset()
+    control.reset(clock=True)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from ohlcv_workbench.exchange import RetryPolicy, candle_pages, open_exchange
 from ohlcv_workbench.records import CandleBatch
 from ohlcv_workbench.services.processes import pid_alive
 from ohlcv_workbench.settings import Settings
+from ohlcv_workbench.sim import SimControl
 from ohlcv_workbench.times import to_ms
 
 #: a fixed "now" in the middle of a minute, hour and day: 2025-06-18 13:37:42.500 UTC (Wednesday)
@@ -109,3 +111,48 @@ def project_pids(directory: Path) -> set[int]:
         if cwd == root or cwd.startswith(root + "/") or root in argv:
             found.add(int(entry))
     return found
+
+
+@dataclasses.dataclass(frozen=True)
+class Dialect:
+    """How the collector tests use one of the simulator's dialects.
+
+    ``sim`` (Binance) backfills 1m candles of a fixed range; ``sim_kraken`` 1h candles of the
+    last 30 days: Kraken's OHLC serves the last 720 candles, so the oldest hour of the range
+    comes from trades. ``live`` is the finest timeframe each offers.
+    """
+
+    exchange: str
+    timeframe: str
+    live: str
+    days: float
+
+    def backfill_range(self, days: float | None = None) -> tuple[int, int]:
+        """(since, until) in ms: a fixed range on Binance, the last ``days`` on Kraken."""
+        days = self.days if days is None else days
+        if self.exchange == "sim":
+            since = pd.Timestamp("2026-10-01", tz="UTC")
+            until = since + pd.Timedelta(days=days)
+        else:
+            until = pd.Timestamp.now(tz="UTC").floor("1h")
+            since = until - pd.Timedelta(days=days)
+        return since.value // 10**6, until.value // 10**6
+
+    def candles(self, days: float | None = None) -> int:
+        """Candles in :meth:`backfill_range`."""
+        since, until = self.backfill_range(days)
+        step = 60_000 if self.timeframe == "1m" else 3_600_000
+        return (until - since) // step
+
+
+DIALECTS = {
+    "sim": Dialect("sim", "1m", "1s", 3),
+    "sim_kraken": Dialect("sim_kraken", "1h", "1m", 30),
+}
+
+
+def near_minute_close(control: SimControl, seconds_before: float = 2.5) -> None:
+    """Shift the simulator's clock so its next minute closes ``seconds_before`` from now."""
+    now_ms = time.time() * 1000
+    to_close = 60_000 - now_ms % 60_000
+    control.set_clock(offset=int(to_close - seconds_before * 1000))

@@ -26,9 +26,16 @@ from enum import StrEnum
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from ohlcv_workbench.errors import RegistryError, TemporaryExchangeError, TemporaryStoreError
-from ohlcv_workbench.exchange import ExchangeClient, RetryPolicy, describe_retry, exchange_hub
+from ohlcv_workbench.exchange import (
+    ExchangeClient,
+    Pause,
+    RetryPolicy,
+    describe_retry,
+    exchange_hub,
+)
 from ohlcv_workbench.registry import Heartbeat, ProcessCache, ProcessStatus, ProcessType
 from ohlcv_workbench.settings import Settings
+from ohlcv_workbench.times import iso
 
 from .progress import Progress
 from .spec import CollectorSpec
@@ -122,6 +129,7 @@ class Collector(ABC):
         self._stop = asyncio.Event()
         self._opened = False
         self._retrying: set[str] = set()  # RETRYING_PARAMS the record shows now
+        self._paused: str | None = None  # the pause in force, as the heartbeat shows it
         #: temporary exchange errors retried so far (the ``retries`` param)
         self.retries = 0
         #: busy-store waits so far (the ``store_retries`` param)
@@ -171,6 +179,7 @@ class Collector(ABC):
             )
             self._ex = ex
             self._stack.push_async_callback(hub.release, ex)
+            self._stack.callback(ex.gate.subscribe(self._on_pause))
             await self.validate(ex)
         except BaseException as exc:
             await self.discard(exc)
@@ -216,6 +225,9 @@ class Collector(ABC):
             await self.discard(exc)
             raise
         self.state.process_id = hb.process_id
+        pause = self.exchange.gate.pause_in_force
+        if pause is not None:
+            self._on_pause(pause)
 
     async def discard(self, exc: BaseException | None = None) -> None:
         """Give up a prepared collector (releases the exchange); ``exc`` is why."""
@@ -301,11 +313,14 @@ class Collector(ABC):
 
         The ``retrying`` / ``store_retrying`` param of an earlier retry is cleared by the next
         report that is not about it: once the exchange (the store) answers again, the record
-        no longer says so.
+        no longer says so. While the exchange client is paused, every message leads with the
+        pause.
         """
         for name in self._retrying - params.keys():
             params[name] = None
         self._retrying = {name for name in RETRYING_PARAMS if params.get(name) is not None}
+        if self._paused is not None and "paused_until" not in params:
+            message = f"{self._paused} | {message}"
         self.state.message = message
         hb = self._hb or self._reserved
         if hb is not None:  # during the validation nothing is registered yet to report to
@@ -317,6 +332,21 @@ class Collector(ABC):
         self.retries += 1
         message = describe_retry(attempt, error, wait, policy.attempts)
         self.report(message, retrying=attempt, retries=self.retries)
+        log.info("%s: %s", self.spec, self.state.message)
+
+    def _on_pause(self, pause: Pause | None) -> None:
+        """The exchange client paused (a ban) or resumed: the heartbeat says so."""
+        if self._hb is None:
+            return  # not registered yet: :meth:`register` shows a pause in force
+        if pause is None:
+            self._paused = None
+            self.report(f"Resumed: {self.exchange.id} answers again", paused_until=None)
+            return
+        until = iso(pause.until_ms)
+        self._paused = (
+            f"Paused until {until}: {pause.reason}; every {self.exchange.id} request waits"
+        )
+        self.report(self._paused, paused_until=until)
         log.info("%s: %s", self.spec, self.state.message)
 
     async def in_thread(self, fn: Callable[..., T], *args: Any) -> T:

@@ -10,6 +10,11 @@ forming candle. Pages are fetched with a few requests in flight (fixed windows, 
 are stored strictly in order: a killed run leaves a stored prefix, and a rerun fetches only
 what is missing. Only closed candles are stored.
 
+On an exchange that serves only its most recent candles (``full_candle_history`` False:
+Kraken's 720), the candles before the first one its candle endpoint returns are built from
+trades (:mod:`.trade_candles`); where it gives no trade either, the range is *uncovered*:
+named in the final message, the ``uncovered`` param and the store's note (quality report).
+
 Live, the collector sleeps until the next candle closes by the exchange's clock, then fetches
 every candle from the last stored one to the forming one, so an outage leaves no gap: once the
 exchange answers again, the missed candles come in the same pages.
@@ -24,12 +29,13 @@ import logging
 from ohlcv_workbench.errors import InvalidTimeRangeError, TemporaryExchangeError
 from ohlcv_workbench.exchange import ExchangeClient, candle_pages
 from ohlcv_workbench.records import CandleBatch
-from ohlcv_workbench.store.models import Gap
+from ohlcv_workbench.store.models import Gap, Uncovered
 from ohlcv_workbench.timeframes import Timeframe
 from ohlcv_workbench.times import iso
 
 from .base import Collector, CollectorContext, Phase
 from .spec import CollectorKind, CollectorSpec
+from .trade_candles import TradeBackfill
 
 __all__ = ["OhlcvCollector"]
 
@@ -61,10 +67,15 @@ class OhlcvCollector(Collector):
         self.tf: Timeframe | None = None
         self._history: tuple[int, CandleBatch | None] | None = None  # from since: start, page
         self._prefetched = 0  # candles of the first page, stored before the gaps were found
+        # where the candle endpoint began serving from ``since`` (exchanges without full
+        # history): what lies before it comes from trades
+        self._candles_from: int | None = None
+        #: ranges neither candles nor trades could cover
+        self.uncovered: list[Uncovered] = []
 
     async def validate(self, ex: ExchangeClient) -> None:
         self.tf = ex.check_timeframe(self.spec.timeframe)
-        await ex.check_symbol(self.spec.symbol)
+        await ex.check_symbol(self.spec.symbol, trading=True)
         self.spec.check_since(await ex.time_now(on_retry=self.on_retry))
         if self.spec.since is not None:
             self._history = await self._history_from(self.spec.since)
@@ -88,6 +99,9 @@ class OhlcvCollector(Collector):
         page = await ex.fetch_candles(
             self.spec.symbol, self.spec.timeframe, start, until=end, on_retry=self.on_retry
         )
+        if not ex.full_candle_history:  # what its candle endpoint does not serve: from trades
+            self._candles_from = int(page.ts[0]) if len(page) else end
+            return start, page
         if len(page):
             return max(start, int(page.ts[0])), page
         first = await ex.earliest_candle(
@@ -148,25 +162,77 @@ class OhlcvCollector(Collector):
             return
         log.info("%s: backfilling %s .. %s (%d gaps)", self.spec, iso(start), iso(end), len(gaps))
         for gap in gaps:
-            pages = candle_pages(
-                self.exchange,
-                self.spec.symbol,
-                self.spec.timeframe,
-                gap.start,
-                gap.end,
-                concurrency=self.context.concurrency,
-                on_retry=self.on_retry,
-            )
             done_before = progress.done
-            async with contextlib.aclosing(pages):
-                async for batch in pages:
-                    await self._store(batch)
-                    if len(batch):
-                        reached = self._tf.next(int(batch.ts[-1]))
-                        progress.done = done_before + self._tf.count(gap.start, reached)
-                    self._report_progress()
+            if self.exchange.full_candle_history:
+                await self._page(gap, gap.start, done_before)
+            else:
+                await self._fill_gap(gap, done_before)
             progress.done = done_before + gap.missing
         self._report_progress()
+
+    async def _page(self, gap: Gap, start: int, done_before: int) -> int:
+        """Store the candles of ``[start, gap.end)`` page by page; how many."""
+        progress, stored = self.state.progress, 0
+        pages = candle_pages(
+            self.exchange,
+            self.spec.symbol,
+            self.spec.timeframe,
+            start,
+            gap.end,
+            concurrency=self.context.concurrency,
+            on_retry=self.on_retry,
+        )
+        async with contextlib.aclosing(pages):
+            async for batch in pages:
+                stored += await self._store(batch)
+                if len(batch):
+                    reached = self._tf.next(int(batch.ts[-1]))
+                    progress.done = done_before + self._tf.count(gap.start, reached)
+                self._report_progress()
+        return stored
+
+    async def _fill_gap(self, gap: Gap, done_before: int) -> None:
+        """A gap on an exchange without full history: what its candle endpoint serves, and
+        the candles before that from trades (or the range noted as uncovered)."""
+        tf, ex, key, store = self._tf, self.exchange, self.spec.series, self.context.store
+        page: CandleBatch | None = None
+        served = self._candles_from
+        if served is None or served < gap.end:  # where does the endpoint begin here?
+            page = await ex.fetch_candles(
+                self.spec.symbol, self.spec.timeframe, gap.start, until=gap.end,
+                on_retry=self.on_retry,
+            )  # fmt: skip
+            served = int(page.ts[0]) if len(page) else gap.end
+        served = max(gap.start, min(served, gap.end))
+        if served > gap.start:
+            await self.in_thread(store.ohlcv_clear_uncovered, key, gap.start, served)
+
+            def progressed(reached: int) -> None:
+                self.state.progress.done = done_before + tf.count(gap.start, reached)
+                self._report_progress()
+
+            trades = TradeBackfill(
+                ex, self.spec, tf, store, self.in_thread, self._store, self.on_retry, progressed
+            )
+            note = await trades.fill(gap.start, served)
+            if note is not None:
+                self.uncovered.append(note)
+                await self.in_thread(
+                    store.ohlcv_mark_uncovered, key, note.start, note.end, note.reason
+                )
+                log.warning("%s: not covered: %s", self.spec, note)
+                self.report(f"Not covered: {note}", uncovered=[str(u) for u in self.uncovered])
+        if page is not None and len(page):
+            await self._store(page)
+            if len(page) >= ex.page_limit:  # the endpoint has more after this page
+                await self._page(gap, tf.next(int(page.ts[-1])), done_before)
+
+    def final_message(self, stopped_by: str | None) -> str:
+        """The STOPPED message, naming what could not be covered."""
+        text = super().final_message(stopped_by)
+        if self.uncovered:
+            text += "; not covered: " + "; ".join(str(u) for u in self.uncovered)
+        return text
 
     def _report_progress(self) -> None:
         progress = self.state.progress
@@ -211,13 +277,14 @@ class OhlcvCollector(Collector):
         end = forming if self.spec.until is None else min(forming, self.spec.until)
         stored = 0
         if tf.count(next_open, end) > ex.page_limit:  # after an outage: page through the gap
-            pages = candle_pages(
-                ex, self.spec.symbol, self.spec.timeframe, next_open, end,
-                concurrency=self.context.concurrency, on_retry=self.on_retry,
-            )  # fmt: skip
-            async with contextlib.aclosing(pages):
-                async for batch in pages:
-                    stored += await self._store(batch)
+            gap = Gap(next_open, end, tf.count(next_open, end))
+            before = self.state.stored
+            if ex.full_candle_history:
+                await self._page(gap, next_open, self.state.progress.done)
+            else:
+                self._candles_from = None
+                await self._fill_gap(gap, self.state.progress.done)
+            stored = self.state.stored - before
         else:
             batch = await ex.fetch_candles(
                 self.spec.symbol, self.spec.timeframe, next_open, until=max(end, close_at),

@@ -1,9 +1,10 @@
 """The trade collector: pages public trades from ``since`` (or the last stored one) onwards.
 
 Trades are upserted by trade id, so the page that holds the last stored trade can be asked
-for again without duplicating anything. Exchanges that serve trades by time windows (Binance:
-one hour) are walked window by window; a full page moves the cursor to its last trade. Without
-``until`` the collector then polls for new trades every second.
+for again without duplicating anything. Pages follow the exchange's own cursor (Binance's
+aggregate ids, Kraken's nanosecond ``last``; see
+:mod:`~ohlcv_workbench.exchange.trade_pages`). Without ``until`` the collector then polls for
+new trades every second.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import asyncio
 import logging
 
 from ohlcv_workbench.errors import InputError, TemporaryExchangeError
-from ohlcv_workbench.exchange import ExchangeClient
+from ohlcv_workbench.exchange import ExchangeClient, TradeCursor
 from ohlcv_workbench.records import PublicTrade
 from ohlcv_workbench.times import iso
 
@@ -23,8 +24,8 @@ __all__ = ["TradeCollector"]
 
 log = logging.getLogger(__name__)
 
-#: trades asked for per request
-TRADE_PAGE = 1000
+#: how far back a collector without ``since`` and without stored trades starts (ms)
+RECENT_MS = 3_600_000
 #: seconds between polls once live
 POLL_INTERVAL = 1.0
 #: seconds to wait after the retry budget ran out while live
@@ -44,7 +45,7 @@ class TradeCollector(Collector):
     async def validate(self, ex: ExchangeClient) -> None:
         if not (ex.api.has or {}).get("fetchTrades"):
             raise InputError(f"exchange {ex.id!r} does not serve public trades (fetchTrades)")
-        await ex.check_symbol(self.spec.symbol)
+        await ex.check_symbol(self.spec.symbol, trading=True)
         self.spec.check_since(await ex.time_now(on_retry=self.on_retry))
 
     async def collect(self) -> None:
@@ -52,12 +53,12 @@ class TradeCollector(Collector):
         last = await self.in_thread(store.trades_last, self.spec.exchange, self.spec.symbol)
         now = ex.now_ms()
         if last is not None and (self.spec.since is None or last.ts >= self.spec.since):
-            cursor = last.ts  # its page again: upserts by id keep it exact
+            start = last.ts  # its page again: upserts by id keep it exact
         elif self.spec.since is not None:
-            cursor = self.spec.since
+            start = self.spec.since
         else:
-            cursor = now - ex.trade_window_ms if ex.trade_window_ms else now - 3_600_000
-        start = cursor
+            start = now - RECENT_MS
+        cursor = TradeCursor(start)
         horizon = self.spec.until if self.spec.until is not None else now
         progress = self.state.progress
         progress.unit, progress.total = "s of trades", max(0, (horizon - start) // 1000)
@@ -66,12 +67,12 @@ class TradeCollector(Collector):
         while True:
             now = ex.now_ms()
             hi = now if self.spec.until is None else min(self.spec.until, now)
-            if cursor >= hi:
-                if self.spec.until is not None and cursor >= self.spec.until:
+            if cursor.ts >= hi:
+                if self.spec.until is not None and cursor.ts >= self.spec.until:
                     return
                 if self.state.phase is not Phase.LIVE:
                     self.state.phase = Phase.LIVE
-                    self.report(f"Live from {iso(cursor)}", phase="live")
+                    self.report(f"Live from {iso(cursor.ts)}", phase="live")
                 await asyncio.sleep(POLL_INTERVAL)
                 continue
             try:
@@ -83,25 +84,17 @@ class TradeCollector(Collector):
                 await asyncio.sleep(OUTAGE_DELAY)
                 continue
             if self.state.phase is Phase.BACKFILLING:
-                progress.done = min(progress.total, max(0, (cursor - start) // 1000))
+                progress.done = min(progress.total, max(0, (cursor.ts - start) // 1000))
                 self.report(progress.message(), progress=progress.as_params())
 
-    async def _page(self, cursor: int, hi: int) -> int:
+    async def _page(self, cursor: TradeCursor, hi: int) -> TradeCursor:
         """Fetch and store one page from ``cursor``; the next cursor."""
-        ex = self.exchange
-        trades = await ex.fetch_trades(
-            self.spec.symbol, cursor, hi, TRADE_PAGE, on_retry=self.on_retry
+        page = await self.exchange.fetch_trade_page(
+            self.spec.symbol, cursor, hi, on_retry=self.on_retry
         )
-        if trades:
-            await self._store(trades)
-        if len(trades) >= TRADE_PAGE:
-            last = trades[-1].ts
-            if last > cursor:
-                return last
-            log.warning("%s: over %d trades at %s; moving on", self.spec, TRADE_PAGE, iso(last))
-            return cursor + 1
-        window = ex.trade_window_ms
-        return hi if window is None else min(cursor + window, hi)
+        if page.trades:
+            await self._store(page.trades)
+        return page.next or TradeCursor(hi)
 
     async def _store(self, trades: list[PublicTrade]) -> None:
         store, spec = self.context.store, self.spec

@@ -23,7 +23,7 @@ from ohlcv_workbench.settings import Settings, mask_url
 
 from .base import CandleStore, ohlcv_frame
 from .fullon import Candle, CandleRepository, TimeseriesRepository, Trade
-from .models import Coverage, Gap, SeriesInfo, UpsertResult
+from .models import Coverage, Gap, SeriesInfo, Uncovered, UpsertResult
 from .quality import Jump, QualityReport, find_gaps, quality_report
 from .sqlite import SqliteStore
 
@@ -39,6 +39,7 @@ __all__ = [
     "SqliteStore",
     "TimeseriesRepository",
     "Trade",
+    "Uncovered",
     "UpsertResult",
     "find_gaps",
     "ohlcv_frame",

@@ -8,6 +8,7 @@ half-open ``[start, end)`` and ``None`` means unbounded.
 
 from __future__ import annotations
 
+import dataclasses
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
@@ -22,7 +23,7 @@ from ohlcv_workbench.timeframes import Timeframe
 from ohlcv_workbench.timeframes import timeframe as parse_timeframe
 from ohlcv_workbench.times import TimeLike, time_range
 
-from .models import Coverage, Gap, SeriesInfo, TradeColumns, UpsertResult
+from .models import Coverage, Gap, SeriesInfo, TradeColumns, Uncovered, UpsertResult
 from .quality import QualityReport, find_gaps, quality_report
 from .resample import aggregate, reachable, resample, resample_problem
 from .validation import check_candles, check_trades
@@ -93,6 +94,20 @@ class CandleStore(ABC):
         self, exchange: str | None = None, symbol: str | None = None
     ) -> list[SeriesInfo]:
         """Every stored series (optionally of one exchange / symbol) with first, last, count."""
+
+    @abstractmethod
+    def _uncovered_write(self, key: SeriesKey, note: Uncovered) -> None:
+        """Record a range the collectors could not cover (replacing notes it overlaps)."""
+
+    @abstractmethod
+    def _uncovered_read(
+        self, key: SeriesKey, start: int | None, end: int | None
+    ) -> list[Uncovered]:
+        """Notes overlapping ``[start, end)``, by start."""
+
+    @abstractmethod
+    def _uncovered_clear(self, key: SeriesKey, start: int | None, end: int | None) -> int:
+        """Forget the notes overlapping ``[start, end)``; return how many."""
 
     @abstractmethod
     def _trades_write(
@@ -299,7 +314,40 @@ class CandleStore(ABC):
         """The data-quality report of the stored candles in ``[start, end)``."""
         tf = _timeframe(key)
         batch = self.ohlcv_load_batch(key, start, end)
-        return quality_report(batch, tf, series=key, jump_sigmas=jump_sigmas)
+        report = quality_report(batch, tf, series=key, jump_sigmas=jump_sigmas)
+        lo, hi = time_range(start, end)
+        uncovered = tuple(self._uncovered_read(key, lo, hi))
+        return dataclasses.replace(report, uncovered=uncovered) if uncovered else report
+
+    # -- ranges the collectors could not cover -----------------------------------------------
+    def ohlcv_mark_uncovered(
+        self, key: SeriesKey, start: TimeLike, end: TimeLike, reason: str
+    ) -> Uncovered:
+        """Note that candles in ``[start, end)`` could not be collected, and why; the quality
+        report names it until :meth:`ohlcv_clear_uncovered` (or a new note over it)."""
+        _timeframe(key)
+        lo, hi = time_range(start, end)
+        if lo is None or hi is None or hi <= lo:
+            raise InputError(f"uncovered range of {key}: end must follow start ({start}, {end})")
+        note = Uncovered(lo, hi, _name(reason, "reason"))
+        self._uncovered_write(key, note)
+        return note
+
+    def ohlcv_uncovered(
+        self, key: SeriesKey, start: TimeLike | None = None, end: TimeLike | None = None
+    ) -> list[Uncovered]:
+        """The uncovered ranges noted for a series, overlapping ``[start, end)``."""
+        _timeframe(key)
+        lo, hi = time_range(start, end)
+        return self._uncovered_read(key, lo, hi)
+
+    def ohlcv_clear_uncovered(
+        self, key: SeriesKey, start: TimeLike | None = None, end: TimeLike | None = None
+    ) -> int:
+        """Forget the uncovered ranges overlapping ``[start, end)``; return how many."""
+        _timeframe(key)
+        lo, hi = time_range(start, end)
+        return self._uncovered_clear(key, lo, hi)
 
     # -- trades ----------------------------------------------------------------------------
     def trades_store(

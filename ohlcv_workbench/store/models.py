@@ -23,6 +23,7 @@ __all__ = [
     "Gap",
     "SeriesInfo",
     "TradeColumns",
+    "Uncovered",
     "UpsertResult",
 ]
 
@@ -89,6 +90,23 @@ class Gap:
     def to_dict(self) -> dict[str, Any]:
         """Flat view with UTC Timestamps."""
         return {"start": _stamp(self.start), "end": _stamp(self.end), "missing": self.missing}
+
+
+@dataclass(frozen=True, slots=True)
+class Uncovered:
+    """Candles a collector could not get: open times in ``[start, end)`` (UTC ms), and why
+    (e.g. the exchange serves only recent candles and gave no trades before them)."""
+
+    start: int
+    end: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{iso(self.start)} .. {iso(self.end)} ({self.reason})"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Flat view with UTC Timestamps."""
+        return {"start": _stamp(self.start), "end": _stamp(self.end), "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True)

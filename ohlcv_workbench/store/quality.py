@@ -19,7 +19,7 @@ from ohlcv_workbench.records import OHLCV_COLUMNS, CandleBatch, SeriesKey
 from ohlcv_workbench.timeframes import Timeframe
 from ohlcv_workbench.times import iso
 
-from .models import Gap
+from .models import Gap, Uncovered
 from .slots import slot_index, slot_start
 
 if TYPE_CHECKING:
@@ -85,6 +85,8 @@ class QualityReport:
     zero_volume_share: float
     jumps: tuple[Jump, ...]
     jump_sigmas: float
+    #: ranges a collector could not get candles for (noted in the store), with the reason
+    uncovered: tuple[Uncovered, ...] = ()
 
     @property
     def gap_count(self) -> int:
@@ -116,6 +118,7 @@ class QualityReport:
             "duplicates": self.duplicates,
             "zero_volume_share": self.zero_volume_share,
             "jumps": len(self.jumps),
+            "uncovered": "; ".join(str(u) for u in self.uncovered) or None,
         }
 
     def to_frame(self) -> pd.DataFrame:

@@ -2,12 +2,13 @@
 
 Tables: ``series`` (id per exchange/symbol/timeframe), ``ohlcv_chunks`` (one row per chunk of
 :data:`.chunks.CHUNK_SLOTS` slots: ``n``, ``first_ts``, ``last_ts`` and the blob, see
-:mod:`.chunks`), ``markets`` (id per exchange/symbol) and ``trades`` (one row per trade,
-keyed by trade id). Writes run in short ``BEGIN IMMEDIATE`` transactions (read, merge and
-rewrite the touched chunks), so several processes and threads can write and read at once;
-readers see a consistent snapshot (WAL) and never wait for writers. A write lock held by another
-connection is waited for up to ``busy_timeout`` seconds, then TemporaryStoreError (collectors
-retry it); opening a store whose schema exists writes nothing, so it never waits.
+:mod:`.chunks`), ``markets`` (id per exchange/symbol), ``trades`` (one row per trade,
+keyed by trade id) and ``ohlcv_uncovered`` (see :mod:`.sqlite_uncovered`). Writes run in
+short ``BEGIN IMMEDIATE`` transactions (read, merge and rewrite the touched chunks), so
+several processes and threads can write and read at once; readers see a consistent snapshot
+(WAL) and never wait for writers. A write lock held by another connection is waited for up to
+``busy_timeout`` seconds, then TemporaryStoreError (collectors retry it); opening a store
+whose schema exists writes nothing, so it never waits.
 """
 
 from __future__ import annotations
@@ -29,9 +30,9 @@ from ohlcv_workbench.records import OHLCV_COLUMNS, CandleBatch, PublicTrade, Ser
 from ohlcv_workbench.timeframes import timeframe
 from ohlcv_workbench.times import iso
 
-from . import chunks
+from . import chunks, sqlite_uncovered
 from .base import F64, I64, CandleStore
-from .models import SeriesInfo, TradeColumns, UpsertResult
+from .models import SeriesInfo, TradeColumns, Uncovered, UpsertResult
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
@@ -98,7 +99,7 @@ class SqliteStore(CandleStore):
                 raise StoreError(f"{self.path}: cannot use WAL mode (journal_mode is {mode!r})")
         if not self._schema_ready():
             with self._write("create the schema") as con:
-                for statement in _SCHEMA.split(";"):
+                for statement in (_SCHEMA + sqlite_uncovered.SCHEMA).split(";"):
                     if statement.strip():
                         con.execute(statement)
         self._check_version()
@@ -151,7 +152,7 @@ class SqliteStore(CandleStore):
             if con.in_transaction:
                 con.execute("COMMIT")
 
-    _TABLES = ("meta", "series", "ohlcv_chunks", "markets", "trades")
+    _TABLES = ("meta", "series", "ohlcv_chunks", "markets", "trades", "ohlcv_uncovered")
 
     def _schema_ready(self) -> bool:
         """True when every table exists (a read: never waits for a writer)."""
@@ -365,6 +366,26 @@ class SqliteStore(CandleStore):
             key=lambda i: (i.key.exchange, i.key.symbol, timeframe(i.key.timeframe).nominal_ms)
         )
         return infos
+
+    # -- uncovered ranges ----------------------------------------------------------------------
+    def _uncovered_write(self, key: SeriesKey, note: Uncovered) -> None:
+        with self._write(f"note an uncovered range of {key}") as con:
+            sid = self._id(con, "series", self._series(key), create=True)
+            assert sid is not None
+            sqlite_uncovered.write(con, sid, note)
+
+    def _uncovered_read(
+        self, key: SeriesKey, start: int | None, end: int | None
+    ) -> list[Uncovered]:
+        with self._errors(f"read the uncovered ranges of {key}"):
+            con = self._conn()
+            sid = self._id(con, "series", self._series(key), create=False)
+            return [] if sid is None else sqlite_uncovered.read(con, sid, start, end)
+
+    def _uncovered_clear(self, key: SeriesKey, start: int | None, end: int | None) -> int:
+        with self._write(f"clear the uncovered ranges of {key}") as con:
+            sid = self._id(con, "series", self._series(key), create=False)
+            return 0 if sid is None else sqlite_uncovered.clear(con, sid, start, end)
 
     # -- trades ----------------------------------------------------------------------------
     def _trades_write(

@@ -16,7 +16,8 @@ from ohlcv_workbench.collectors import Phase
 from ohlcv_workbench.errors import SeriesBusyError
 from ohlcv_workbench.records import SeriesKey
 from ohlcv_workbench.store import SqliteStore
-from tests.helpers import cli, sim_candles, spawn, wait_for
+from ohlcv_workbench.times import iso
+from tests.helpers import Dialect, cli, sim_candles, spawn, wait_for
 
 
 def listing(env: dict[str, str]) -> list[dict[str, Any]]:
@@ -47,39 +48,52 @@ def test_bad_input_exits_2_and_registers_nothing(env, raw_redis):
     assert set(raw_redis.keys("process:data:*")) == before
 
 
-def test_kill_9_midway_then_rerun_equals_an_uninterrupted_run(env, settings, sim, tmp_path):
-    key = SeriesKey("sim", "ETH/BTC", "1m")
-    args = ("collect", "sim", "ETH/BTC", "--since", "2026-08-01", "--until", "2026-09-01",
+def test_kill_9_midway_then_rerun_equals_an_uninterrupted_run(
+    env, settings, sim, tmp_path, dialect: Dialect
+):
+    exchange, tf = dialect.exchange, dialect.timeframe
+    binance = exchange == "sim"
+    if binance:  # 45 pages one by one: over 2 s
+        since, until, total, kill_at, latency = "2026-08-01", "2026-09-01", 44_640, 10_000, 0.05
+    else:  # the window (719 hours) at once, then about 12 pages of trades for the oldest hour
+        since_ms, until_ms = dialect.backfill_range()
+        since, until, total, kill_at, latency = iso(since_ms), iso(until_ms), 720, 700, 0.2
+    key = SeriesKey(exchange, "ETH/BTC", tf)
+    args = ("collect", exchange, "ETH/BTC", "-t", tf, "--since", since, "--until", until,
             "--concurrency", "1", "--no-rate-limit", "-q")  # fmt: skip
-    sim.set_faults(latency=0.05, symbols=["ETH/BTC"])  # 45 pages one by one: over 2 s
+    sim.set_faults(latency=latency, symbols=["ETH/BTC"])
     store = SqliteStore(settings.data_dir / "ohlcv.sqlite")
     daemon = spawn(env, *args)
-    wait_for(lambda: store.ohlcv_count(key) >= 10_000, what="a third of the backfill")
+    wait_for(lambda: store.ohlcv_count(key) >= kill_at, what="a part of the backfill")
     daemon.send_signal(signal.SIGKILL)
     daemon.wait(10)
     stored = store.ohlcv_count(key)
-    assert 10_000 <= stored < 44_640, stored
-    # what was stored is a prefix without holes: the rerun starts after it
+    assert kill_at <= stored < total, stored
+    # what was stored has no hole: the rerun fetches only what is missing
+    first = pd.Timestamp(store.ohlcv_first(key) or 0, unit="ms")
     last = pd.Timestamp(store.ohlcv_last(key) or 0, unit="ms")
-    assert store.ohlcv_gaps(key, "2026-08-01", last) == []
-    time.sleep(0.3)  # the killed daemon's last request (0.05 s latency) is served and counted
+    assert store.ohlcv_gaps(key, since if binance else first, last) == []
+    time.sleep(2 * latency + 0.2)  # the killed daemon's last request is served and counted
     sim.reset()
     again = cli(env, *args)
     assert again.returncode == 0, again.stderr
-    missing = 44_640 - stored
-    pages = -(-missing // 1000)
     counters = sim.counters()
-    assert counters["klines"]["ETH/BTC"] == {"1m": pages}, counters  # nothing refetched
-    assert counters["requests"]["klines"] == pages
+    if binance:
+        pages = -(-(total - stored) // 1000)
+        assert counters["klines"]["ETH/BTC"] == {"1m": pages}, counters  # nothing refetched
+        assert counters["requests"]["klines"] == pages
+    else:  # one OHLC request (where the window begins now), trades for the hour before it
+        assert counters["ohlc"]["ETH/BTC"] == {"1h": 1}, counters
+        assert 0 < counters["requests"]["Trades"] <= 20, counters
     resumed = store.ohlcv_load(key)
     store.close()
 
     clean = dataclasses.replace(settings, data_dir=tmp_path / "clean")
     with Workbench(clean, rate_limit=False) as wb:
-        wb.start_collector("sim", "ETH/BTC", "1m", since="2026-08-01", until="2026-09-01").wait(60)
-        uninterrupted = wb.candles("sim", "ETH/BTC", "1m")
-    assert len(resumed) == 44_640
-    pd.testing.assert_frame_equal(resumed, uninterrupted)
+        wb.start_collector(exchange, "ETH/BTC", tf, since=since, until=until).wait(60)
+        uninterrupted = wb.candles(exchange, "ETH/BTC", tf)
+    assert len(resumed) == total
+    pd.testing.assert_frame_equal(resumed, uninterrupted, check_exact=True)
 
 
 def test_stop_from_another_process_and_busy_across_processes(env, wb, raw_redis):

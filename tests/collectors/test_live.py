@@ -6,11 +6,13 @@ import json
 import threading
 import time
 
+import pandas as pd
 import redis
 
 from ohlcv_workbench.collectors import Phase
 from ohlcv_workbench.records import SeriesKey
-from tests.helpers import INTERVAL
+from ohlcv_workbench.timeframes import timeframe
+from tests.helpers import INTERVAL, Dialect, near_minute_close, sim_candles
 
 
 class Monitor:
@@ -114,3 +116,40 @@ def test_no_candle_is_lost_between_backfill_and_live(wb, monkeypatch):
     handle.stop()
     assert wb.store.ohlcv_gaps(key, int(since)) == []
     assert handle.stored >= 21
+
+
+def test_live_stores_each_closed_candle_once(wb, sim, dialect: Dialect):
+    """Both dialects: backfill the latest page, then each candle once it has closed (Kraken's
+    finest is 1m: the simulator's clock is set so that a minute closes soon)."""
+    tf = timeframe(dialect.live)
+    assert tf.ms is not None
+    if dialect.exchange == "sim_kraken":
+        near_minute_close(sim)
+    key = SeriesKey(dialect.exchange, "ETH/BTC", dialect.live)
+    handle = wb.start_collector(dialect.exchange, "ETH/BTC", dialect.live)
+    deadline = time.monotonic() + 20
+    while handle.status is not Phase.LIVE and time.monotonic() < deadline:
+        time.sleep(0.01)
+    first = wb.store.ohlcv_last(key)
+    assert first is not None and handle.status is Phase.LIVE
+    deadline = time.monotonic() + 10
+    while (wb.store.ohlcv_last(key) or 0) < first + 2 * tf.ms and time.monotonic() < deadline:
+        if dialect.exchange == "sim_kraken" and (wb.store.ohlcv_last(key) or 0) > first:
+            break  # one new minute is enough
+        time.sleep(0.02)
+    state = handle.stop()
+    assert state.phase is Phase.STOPPED
+    frame = wb.candles(dialect.exchange, "ETH/BTC", dialect.live)
+    assert int(frame.index[-1].value // 10**6) > first  # a candle came in live
+    steps = frame.index.to_series().diff().dropna()
+    assert frame.index.is_unique and (steps == pd.Timedelta(milliseconds=tf.ms)).all()
+    end = frame.index[-1] + pd.Timedelta(milliseconds=tf.ms)
+    assert end.value // 10**6 <= sim.now()  # closed ones only
+    expected = sim_candles(
+        str(wb.settings.sim_url),
+        "ETH/BTC",
+        dialect.live,
+        frame.index[0].value // 10**6,
+        end.value // 10**6,
+    )
+    pd.testing.assert_frame_equal(frame, expected, check_freq=False, check_exact=True)

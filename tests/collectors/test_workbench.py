@@ -11,9 +11,9 @@ import pandas as pd
 
 from ohlcv_workbench import Workbench
 from ohlcv_workbench.collectors import Phase
-from ohlcv_workbench.exchange import RetryPolicy, open_exchange
+from ohlcv_workbench.exchange import RetryPolicy, TradeCursor, open_exchange
 from ohlcv_workbench.records import SeriesKey
-from tests.helpers import INTERVAL
+from tests.helpers import INTERVAL, Dialect
 
 
 async def test_async_variants_from_another_loop(wb):
@@ -62,32 +62,36 @@ def test_live_catches_up_after_an_outage_without_a_gap(settings, sim):
     assert sim.counters()["faults"]
 
 
-def test_trades_backfill_equals_the_simulator_and_resumes(wb, sim):
+def test_trades_backfill_equals_the_simulator_and_resumes(wb, sim, dialect: Dialect):
+    exchange = dialect.exchange
     since, until = "2026-10-01T00:00", "2026-10-01T00:15"
-    handle = wb.start_collector("sim", "ETH/USDT", since=since, until=until, trades=True)
+    handle = wb.start_collector(exchange, "ETH/USDT", since=since, until=until, trades=True)
     state = handle.wait(60)
     assert state.phase is Phase.STOPPED, state.message
-    assert handle.component == "trades.sim.ETH/USDT"
-    got = wb.trades("sim", "ETH/USDT")
+    assert handle.component == f"trades.{exchange}.ETH/USDT"
+    got = wb.trades(exchange, "ETH/USDT")
 
     async def expected() -> list[Any]:
         trades = []
         start, end = (pd.Timestamp(t, tz="UTC").value // 10**6 for t in (since, until))
-        async with open_exchange("sim", settings=wb.settings, rate_limit=False) as ex:
-            cursor = start
-            while cursor < end:
-                page = await ex.fetch_trades("ETH/USDT", cursor, end, 1000)
-                trades += page
-                cursor = page[-1].ts if len(page) >= 1000 else min(cursor + 3_600_000, end)
+        async with open_exchange(exchange, settings=wb.settings, rate_limit=False) as ex:
+            cursor: TradeCursor | None = TradeCursor(start)
+            while cursor is not None:
+                page = await ex.fetch_trade_page("ETH/USDT", cursor, end)
+                trades += page.trades
+                cursor = page.next
         return trades
 
     want = {t.trade_id: t for t in wb.run(expected())}
     assert len(got) == len(want) == handle.stored > 0
     assert set(got.trade_id) == set(want)
     assert got.index.is_monotonic_increasing
-    again = wb.start_collector("sim", "ETH/USDT", since=since, until=until, trades=True)
+    again = wb.start_collector(exchange, "ETH/USDT", since=since, until=until, trades=True)
     assert again.wait(30).phase is Phase.STOPPED
-    assert again.stored == 0 and len(wb.trades("sim", "ETH/USDT")) == len(want)
+    assert again.stored == 0 and len(wb.trades(exchange, "ETH/USDT")) == len(want)
+    # the trades hold the candles' volume, on either dialect
+    minutes = wb.store.trades_to_ohlcv(exchange, "ETH/USDT", "1m", since, until)
+    assert len(minutes) == 15 and minutes.volume.sum() > 0
 
 
 def test_close_stops_everything_and_is_idempotent(settings, raw_redis):

@@ -8,9 +8,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ohlcv_workbench.sim.bars import Bars
+from ohlcv_workbench.sim.faults import Counters, Faults
 from ohlcv_workbench.sim.generator import GeneratedSeries
 from ohlcv_workbench.sim.markets import BUILTIN_SYMBOLS, spec_for
-from ohlcv_workbench.sim.faults import Counters, Faults
 from ohlcv_workbench.sim.pages import missing_rows, page_opens
 from ohlcv_workbench.sim.series import GeneratedMarket
 from ohlcv_workbench.timeframes import BINANCE_TIMEFRAMES, DAY, HOUR, MINUTE, timeframe

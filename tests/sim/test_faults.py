@@ -173,7 +173,9 @@ async def test_bad_requests_through_unified_calls(exchange):
     with pytest.raises(ccxt.BadRequest, match="-1120"):
         await exchange.fetch_ohlcv("BTC/USDT", "7m")
     # since 2022 Binance has no 1-hour limit between startTime and endTime
-    two_hours = await exchange.fetch_trades("BTC/USDT", since=NOW - 7_200_000, params={"until": NOW})
+    two_hours = await exchange.fetch_trades(
+        "BTC/USDT", since=NOW - 7_200_000, params={"until": NOW}
+    )
     assert len(two_hours) == 500
     with pytest.raises(ccxt.BadSymbol, match="-1121"):
         await exchange.publicGetAggTrades({"symbol": "NOPEUSDT"})

@@ -36,8 +36,10 @@ def frame(rows: int, step: int = 60_000, start: int = START) -> pd.DataFrame:
 def fx_hours(start: str, end: str) -> pd.DataFrame:
     """Hourly EUR/USD-like rows, none from Friday 22:00 to Sunday 22:00 UTC (the FX weekend)."""
     hours = pd.date_range(start, end, freq="1h", inclusive="left", tz="UTC")
-    weekend = ((hours.day_of_week == 4) & (hours.hour >= 22)) | (hours.day_of_week == 5) | (
-        (hours.day_of_week == 6) & (hours.hour < 22)
+    weekend = (
+        ((hours.day_of_week == 4) & (hours.hour >= 22))
+        | (hours.day_of_week == 5)
+        | ((hours.day_of_week == 6) & (hours.hour < 22))
     )
     hours = hours[~weekend]
     rng = np.random.default_rng(11)
@@ -132,7 +134,11 @@ async def test_weekend_gaps_come_back_in_pages_of_limit_existing_rows(tmp_path):
         # a page that starts before a weekend holds `limit` rows that exist, past the gap
         friday = to_ms("2025-03-07T21:00")
         page = await ex.fetch_ohlcv("EUR/USD", "1h", since=friday, limit=3)
-        assert [r[0] for r in page] == [friday, to_ms("2025-03-09T22:00"), to_ms("2025-03-09T23:00")]
+        assert [r[0] for r in page] == [
+            friday,
+            to_ms("2025-03-09T22:00"),
+            to_ms("2025-03-09T23:00"),
+        ]
     finally:
         await ex.close()
         await sim.close()

@@ -135,3 +135,25 @@ def test_report_of_nothing():
     assert report.gaps == () and report.jumps == () and report.longest_gap == 0
     assert report.zero_volume_share == 0.0
     assert Jump(T0, "gap", 0.5, 9.0).kind == "gap"
+
+
+def test_uncovered_ranges_are_noted_replaced_and_reported(store):
+    from ohlcv_workbench.errors import InputError
+
+    store.ohlcv_store(KEY, candles(to_ms("2024-01-02T00:00"), 60))
+    note = store.ohlcv_mark_uncovered(KEY, "2024-01-01", "2024-01-02", "no trades there")
+    assert str(note) == "2024-01-01T00:00:00Z .. 2024-01-02T00:00:00Z (no trades there)"
+    report = store.ohlcv_quality(KEY, "2023-12-31", "2024-01-03")
+    assert report.uncovered == (note,) and report.gap_count == 0  # not a gap: never had it
+    assert report.to_dict()["uncovered"] == str(note)
+    assert store.ohlcv_quality(KEY, "2024-01-02", "2024-01-03").uncovered == ()  # outside
+    wider = store.ohlcv_mark_uncovered(KEY, "2023-12-31T12:00", "2024-01-01T12:00", "again")
+    assert store.ohlcv_uncovered(KEY) == [wider]  # an overlapping note replaces the older
+    other = SeriesKey("binance", "ETH/USDT", "1m")
+    assert store.ohlcv_uncovered(other) == [] and store.ohlcv_clear_uncovered(other) == 0
+    assert store.ohlcv_clear_uncovered(KEY, "2024-01-01", "2024-01-02") == 1
+    assert store.ohlcv_uncovered(KEY) == [] and store.ohlcv_quality(KEY).uncovered == ()
+    with pytest.raises(InputError, match="is before start"):
+        store.ohlcv_mark_uncovered(KEY, "2024-01-02", "2024-01-01", "backwards")
+    with pytest.raises(InputError, match="end must follow start"):
+        store.ohlcv_mark_uncovered(KEY, "2024-01-02", "2024-01-02", "empty")
