@@ -37,7 +37,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Backfill from --since (or the last stored candle) to --until, or follow "
         "live candles when --until is not given.",
     )
-    parser.add_argument("exchange", help="ccxt exchange id, or 'sim' for the local simulator")
+    parser.add_argument(
+        "exchange",
+        help="ccxt exchange id, or 'sim' / 'sim_kraken' for the local simulator's dialects",
+    )
     parser.add_argument("symbols", nargs="+", metavar="SYMBOL", help="e.g. BTC/USDT")
     parser.add_argument("--timeframe", "-t", default="1m", help="ccxt timeframe (default 1m)")
     parser.add_argument("--since", help="UTC start, ISO text or epoch ms")
