@@ -260,7 +260,9 @@ class ExchangeClient:
         Binance-family exchanges answer ``startTime=0`` with the first candle: one request.
         Elsewhere a page from time 0 is tried first (exchanges that jump to their first
         candle), then a binary search over ``[0, now]`` for the first page with candles
-        (about 20 requests); an exchange that ignores ``since`` cannot be searched.
+        (about 20 requests); an exchange that ignores ``since`` cannot be searched. Where the
+        candle endpoint serves only recent candles (``full_candle_history`` False: Kraken's
+        last 720), this is the first candle it serves now, not the listing.
         """
         self.check_timeframe(timeframe)
 
