@@ -206,8 +206,8 @@ class KrakenRest(RestDialect):
         now, faults, symbol = sim.clock.now(), sim.faults, series.spec.symbol
         forming = tf.floor(now)
         lo = max(tf.next(forming, -(OHLC_WINDOW - 1)), tf.floor(series.listing))
-        if since is not None:
-            lo = max(lo, tf.ceil(since * 1000 + 1))
+        if since is not None:  # exclusive; the forming candle comes whatever since says
+            lo = min(max(lo, tf.ceil(since * 1000 + 1)), forming)
         slots = tf.range(lo, tf.next(forming))
         rows = self._ohlc_rows(series, tf, slots, now, faults)
         pair = pair_of(series.spec).id

@@ -94,6 +94,8 @@ async def test_ohlc_raw_rows_and_last(both):
     assert len(volume.split(".")[1]) == 8 and float(lo) <= float(vwap) <= float(h)
     _, since = await raw(sim, f"/0/public/OHLC?pair=XBTUSDT&interval=60&since={rows[-3][0]}")
     assert [r[0] for r in since["result"]["XBTUSDT"]] == [rows[-2][0], rows[-1][0]]  # exclusive
+    _, later = await raw(sim, f"/0/public/OHLC?pair=XBTUSDT&interval=60&since={rows[-1][0] + 60}")
+    assert [r[0] for r in later["result"]["XBTUSDT"]] == [rows[-1][0]]  # the forming one, always
 
 
 async def test_maintenance_is_flat_candles_on_kraken_and_skipped_on_binance(both):
