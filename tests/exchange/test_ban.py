@@ -82,3 +82,21 @@ async def test_a_ban_longer_than_the_pause_budget_is_raised(sim, ex):
     with pytest.raises(BannedError, match=r"banned \(HTTP 418\), Retry-After 600 s"):
         await ex.fetch_candles("BTC/USDT", "1m", SINCE, 5, retry=RetryPolicy(max_pause=60))
     assert ex.gate.pause_in_force is None  # nothing was paused for a ban it gave up on
+
+
+async def test_the_ban_fault_through_ccxt_after_429s(sim, ex):
+    """429, 429 (the second strike starts a ban), 418: the third attempt met the ban, which
+    pauses the client instead of ending the call; after it the request goes through."""
+    sim.set_faults(Faults(rate_limited=1.0, retry_after=0, ban_after=2, ban_seconds=1))
+
+    def lift(pause: Pause | None) -> None:  # the exchange forgives once the ban is served
+        if pause is not None:
+            sim.set_faults(None)
+
+    ex.gate.subscribe(lift)
+    batch = await ex.fetch_candles(
+        "BTC/USDT", "1m", SINCE, 5, retry=RetryPolicy(attempts=3, instant=True)
+    )
+    assert len(batch) == 5
+    assert sim.counters.statuses["429"] == 2 and sim.counters.statuses["418"] == 1
+    assert sim.counters.faults["ban"] == 1 and ex.gate.count == 1
