@@ -32,7 +32,7 @@ from ohlcv_workbench.times import iso
 
 from . import chunks, sqlite_uncovered
 from .base import F64, I64, CandleStore
-from .models import SeriesInfo, TradeColumns, Uncovered, UpsertResult
+from .models import SeriesInfo, TradeColumns, UpsertResult
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
@@ -70,7 +70,7 @@ CREATE INDEX IF NOT EXISTS trades_by_time ON trades (market_id, ts);
 _TRADE_ORDER = "ts {0}, length(trade_id) {0}, trade_id {0}"
 
 
-class SqliteStore(CandleStore):
+class SqliteStore(sqlite_uncovered.UncoveredNotes, CandleStore):
     """The store in one SQLite file (created with its directory when missing)."""
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = BUSY_TIMEOUT) -> None:
@@ -366,26 +366,6 @@ class SqliteStore(CandleStore):
             key=lambda i: (i.key.exchange, i.key.symbol, timeframe(i.key.timeframe).nominal_ms)
         )
         return infos
-
-    # -- uncovered ranges ----------------------------------------------------------------------
-    def _uncovered_write(self, key: SeriesKey, note: Uncovered) -> None:
-        with self._write(f"note an uncovered range of {key}") as con:
-            sid = self._id(con, "series", self._series(key), create=True)
-            assert sid is not None
-            sqlite_uncovered.write(con, sid, note)
-
-    def _uncovered_read(
-        self, key: SeriesKey, start: int | None, end: int | None
-    ) -> list[Uncovered]:
-        with self._errors(f"read the uncovered ranges of {key}"):
-            con = self._conn()
-            sid = self._id(con, "series", self._series(key), create=False)
-            return [] if sid is None else sqlite_uncovered.read(con, sid, start, end)
-
-    def _uncovered_clear(self, key: SeriesKey, start: int | None, end: int | None) -> int:
-        with self._write(f"clear the uncovered ranges of {key}") as con:
-            sid = self._id(con, "series", self._series(key), create=False)
-            return 0 if sid is None else sqlite_uncovered.clear(con, sid, start, end)
 
     # -- trades ----------------------------------------------------------------------------
     def _trades_write(
