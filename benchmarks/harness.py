@@ -38,8 +38,6 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
-#: environment variables of the user that must not leak into a benchmark
-_FOREIGN = ("REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD")
 _PREFIX = "OHLCV_WORKBENCH_"
 
 
@@ -162,10 +160,11 @@ class Context:
 
     def __enter__(self) -> Self:
         from ohlcv_workbench.services.processes import interrupt_on_sigterm
+        from ohlcv_workbench.settings import FULLON_VARIABLES  # the user's, kept out
 
         self._restore_sigterm = interrupt_on_sigterm()  # SIGTERM unwinds through __exit__
         for key in list(os.environ):
-            if key.startswith(_PREFIX) or key in _FOREIGN:
+            if key.startswith(_PREFIX) or key in FULLON_VARIABLES:
                 self._saved[key] = os.environ.pop(key)
         os.environ[f"{_PREFIX}DATA_DIR"] = str(self.data_dir)
         self.env = {**os.environ, "PYTHONUNBUFFERED": "1"}

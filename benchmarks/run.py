@@ -27,6 +27,7 @@ from benchmarks.metrics import (
     live_latency,
     load_series,
     notebooks_suite,
+    postgres_store,
     rate_limited_backfill,
 )
 
@@ -43,6 +44,7 @@ METRICS: dict[str, Metric] = {
     heartbeat_cost.NAME: heartbeat_cost.run,
     live_latency.NAME: live_latency.run,
     notebooks_suite.NAME: notebooks_suite.run,
+    postgres_store.NAME: postgres_store.run,
 }
 DEFAULT_OUT = ROOT / "benchmarks" / "results" / "latest.jsonl"
 

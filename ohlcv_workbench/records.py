@@ -176,6 +176,14 @@ class CandleBatch:
             self.close[mask], self.volume[mask], self.closed[mask],
         )  # fmt: skip
 
+    @classmethod
+    def concat(cls, batches: Sequence[CandleBatch]) -> CandleBatch:
+        """The candles of consecutive batches, in their order, as one batch."""
+        if len(batches) == 1:
+            return batches[0]
+        columns = ("ts", "open", "high", "low", "close", "volume", "closed")
+        return cls(*(np.concatenate([getattr(b, name) for b in batches]) for name in columns))
+
     def closed_only(self) -> CandleBatch:
         """Only the closed candles (the forming one is never stored as final)."""
         return self if bool(self.closed.all()) else self.select(self.closed)

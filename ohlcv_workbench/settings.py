@@ -3,7 +3,14 @@
 Every variable starts with ``OHLCV_WORKBENCH_``; a typo such as ``OHLCV_WORKBENCH_DATADIR``
 raises a :class:`ConfigError` naming it and the valid names, instead of being ignored.
 fullon's ``REDIS_HOST`` / ``REDIS_PORT`` / ``REDIS_DB`` / ``REDIS_PASSWORD`` are honoured so the
-workbench joins an existing fullon Redis.
+workbench joins an existing fullon Redis, and fullon_ohlcv's ``DB_HOST`` / ``DB_PORT`` /
+``DB_USER`` / ``DB_PASSWORD`` / ``DB_OHLCV_NAME`` so it opens fullon's candle database (when
+``DB_OHLCV_NAME`` is set and ``OHLCV_WORKBENCH_STORE_URL`` is not).
+
+The store URL is ``sqlite:///path`` (the default, in the data dir), ``postgresql://...`` (any
+PostgreSQL, in fullon_ohlcv's layout) or :data:`EMBEDDED_POSTGRES` (``postgresql+embedded://``,
+optionally ``postgresql+embedded:///dbname``): the PostgreSQL server the workbench runs itself
+under the data dir.
 """
 
 from __future__ import annotations
@@ -20,15 +27,41 @@ from urllib.parse import quote, urlsplit
 
 from .errors import ConfigError
 
-__all__ = ["PREFIX", "RedisSource", "Settings", "mask_url"]
+__all__ = [
+    "EMBEDDED_POSTGRES",
+    "FULLON_VARIABLES",
+    "PREFIX",
+    "RedisSource",
+    "Settings",
+    "StoreSource",
+    "mask_url",
+]
 
 PREFIX = "OHLCV_WORKBENCH_"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 REDIS_SCHEMES = ("redis", "rediss", "unix")
-STORE_SCHEMES = ("sqlite",)
+#: the store URL that asks for the embedded PostgreSQL server (database ``ohlcv``)
+EMBEDDED_POSTGRES = "postgresql+embedded://"
+EMBEDDED_DATABASE = "ohlcv"
+POSTGRES_SCHEMES = ("postgresql", "postgres")
+#: SQLAlchemy's driver spellings (fullon's URLs carry one): the driver part is ignored
+POSTGRES_DRIVERS = ("psycopg", "psycopg2", "asyncpg")
+STORE_SCHEMES = (
+    "sqlite",
+    *POSTGRES_SCHEMES,
+    *(f"{s}+{d}" for s in POSTGRES_SCHEMES for d in POSTGRES_DRIVERS),
+    "postgresql+embedded",
+)
 SIM_SCHEMES = ("http",)
+#: fullon's variables the workbench reads (and a test run clears)
+FULLON_VARIABLES = (
+    "REDIS_HOST", "REDIS_PORT", "REDIS_DB", "REDIS_PASSWORD",
+    "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_OHLCV_NAME",
+)  # fmt: skip
+_DATABASE_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 RedisSource = Literal["embedded", "url", "fullon"]
+StoreSource = Literal["default", "url", "fullon", "embedded"]
 
 
 def _checkout_root() -> Path | None:
@@ -69,6 +102,10 @@ def _int_in(name: str, raw: str, low: int, high: int) -> int:
     return value
 
 
+#: how the valid store URLs are shown in errors (the driver spellings are left out)
+STORE_FORMS = "sqlite:///path, postgresql://user:password@host:port/dbname or " + EMBEDDED_POSTGRES
+
+
 #: ``scheme://user:PASSWORD@``: the password runs to the last ``@`` (it may hold ``:`` or ``/``)
 _USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@?#]*:)(?P<secret>.*)@")
 #: ``?password=...`` / ``&password=...`` (redis-py reads a password from the query too)
@@ -90,7 +127,7 @@ def mask_url(text: str) -> str:
     return _QUERY_SECRET.sub(lambda m: f"{m.group('head')}{MASK}", masked)
 
 
-def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
+def _url(name: str, raw: str, schemes: tuple[str, ...], forms: str | None = None) -> str:
     shown = repr(mask_url(raw))  # errors name the value, never its password
     try:
         parts = urlsplit(raw)
@@ -104,13 +141,37 @@ def _url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
         )
         raise ConfigError(f"{name}={shown} is not a valid URL: {detail}") from None
     if parts.scheme not in schemes:
-        valid = ", ".join(f"{s}://" for s in schemes)
+        valid = forms or ", ".join(f"{s}://" for s in schemes)
         raise ConfigError(f"{name}={shown} is not valid: the scheme must be one of {valid}")
     if parts.scheme in ("redis", "rediss", "http") and not parts.hostname:
         raise ConfigError(f"{name}={shown} is not valid: it names no host")
     if parts.scheme in ("unix", "sqlite") and not parts.path:
         raise ConfigError(f"{name}={shown} is not valid: it names no path")
+    if parts.scheme == "postgresql+embedded":
+        embedded_database(raw, name)
     return raw
+
+
+def embedded_database(url: str, name: str = "the store URL") -> str:
+    """The database an embedded-PostgreSQL URL names (``ohlcv`` by default).
+
+    ``postgresql+embedded://`` or ``postgresql+embedded:///dbname``: the workbench chooses the
+    server's address, user and password, so a URL naming any of them is refused.
+    """
+    parts = urlsplit(url)
+    if parts.netloc or parts.query or parts.fragment:
+        raise ConfigError(
+            f"{name}={url!r} is not valid: the embedded PostgreSQL takes no host, user, "
+            f"password or options (its address and password are the workbench's); use "
+            f"{EMBEDDED_POSTGRES} or {EMBEDDED_POSTGRES}/dbname"
+        )
+    database = parts.path.lstrip("/") or EMBEDDED_DATABASE
+    if not _DATABASE_NAME.fullmatch(database):
+        raise ConfigError(
+            f"{name}={url!r} is not valid: database name {database!r} must be a letter or _ "
+            "followed by up to 62 letters, digits or _"
+        )
+    return database
 
 
 def _log_level(name: str, raw: str) -> str:
@@ -135,6 +196,7 @@ class Settings:
     sim_url: str | None = None
     sim_seed: int = 7
     redis_source: RedisSource = "embedded"
+    store_source: StoreSource = "default"
 
     def __repr__(self) -> str:
         """The fields, with the passwords in URLs masked (settings get printed and logged)."""
@@ -149,8 +211,14 @@ class Settings:
 
     @property
     def resolved_store_url(self) -> str:
-        """The store URL, defaulting to SQLite in the data dir."""
+        """The store URL, defaulting to SQLite in the data dir (may be :data:`EMBEDDED_POSTGRES`,
+        which :func:`~ohlcv_workbench.store.open_store` resolves to the embedded server)."""
         return self.store_url or f"sqlite:///{self.data_dir / 'ohlcv.sqlite'}"
+
+    @property
+    def uses_embedded_postgres(self) -> bool:
+        """True when the store is the PostgreSQL server the workbench runs itself."""
+        return urlsplit(self.resolved_store_url).scheme == "postgresql+embedded"
 
     @property
     def stale_after(self) -> float:
@@ -188,6 +256,15 @@ class Settings:
             if fullon is not None:
                 values["redis_url"] = fullon
                 values["redis_source"] = "fullon"
+        store = values.get("store_url")
+        if store is None:
+            store = _fullon_store_url(env)
+            if store is not None:
+                values["store_url"] = store
+                values["store_source"] = "fullon"
+        elif isinstance(store, str):
+            embedded = urlsplit(store).scheme == "postgresql+embedded"
+            values["store_source"] = "embedded" if embedded else "url"
         return cls(**values)  # type: ignore[arg-type]
 
 
@@ -201,7 +278,7 @@ def _data_dir(name: str, raw: str) -> Path:
 _PARSERS: dict[str, Callable[[str, str], object]] = {
     "data_dir": _data_dir,
     "redis_url": lambda n, r: _url(n, r, REDIS_SCHEMES),
-    "store_url": lambda n, r: _url(n, r, STORE_SCHEMES),
+    "store_url": lambda n, r: _url(n, r, STORE_SCHEMES, STORE_FORMS),
     "heartbeat_interval": _positive_float,
     "log_level": _log_level,
     "sim_url": lambda n, r: _url(n, r, SIM_SCHEMES).rstrip("/"),
@@ -222,3 +299,22 @@ def _fullon_redis_url(env: Mapping[str, str]) -> str | None:
     password = env.get("REDIS_PASSWORD", "")
     auth = f":{quote(password, safe='')}@" if password else ""
     return f"redis://{auth}{host or 'localhost'}:{port}/{db}"
+
+
+def _fullon_store_url(env: Mapping[str, str]) -> str | None:
+    """fullon_ohlcv's DB_HOST / DB_PORT / DB_USER / DB_PASSWORD / DB_OHLCV_NAME, as a URL.
+
+    Used only when ``DB_OHLCV_NAME`` is set (``DB_HOST`` alone may serve fullon's other
+    database); host ``localhost``, port 5432 and user ``postgres`` by default.
+    """
+    database = env.get("DB_OHLCV_NAME", "").strip()
+    if not database:
+        return None
+    host = env.get("DB_HOST", "").strip() or "localhost"
+    port_raw = env.get("DB_PORT", "").strip()
+    port = _int_in("DB_PORT", port_raw, 1, 65535) if port_raw else 5432
+    user = env.get("DB_USER", "").strip() or "postgres"
+    password = env.get("DB_PASSWORD", "")
+    auth = quote(user, safe="") + (f":{quote(password, safe='')}" if password else "")
+    netloc = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"postgresql://{auth}@{netloc}:{port}/{quote(database, safe='')}"

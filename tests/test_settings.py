@@ -59,6 +59,33 @@ def test_fullon_redis_variables():
     assert settings.redis_url == "redis://:p%40ss%2Fw@cache.local:6390/3"
 
 
+def test_fullon_database_variables():
+    env = {"DB_HOST": "db.local", "DB_PORT": "5433", "DB_USER": "fullon",
+           "DB_PASSWORD": "s3:cr@t", "DB_OHLCV_NAME": "fullon_ohlcv"}  # fmt: skip
+    settings = Settings.from_env(env)
+    assert settings.store_source == "fullon"
+    assert (
+        settings.resolved_store_url == "postgresql://fullon:s3%3Acr%40t@db.local:5433/fullon_ohlcv"
+    )
+    assert not settings.uses_embedded_postgres
+    only_name = Settings.from_env({"DB_OHLCV_NAME": "ohlcv"})
+    assert only_name.store_url == "postgresql://postgres@localhost:5432/ohlcv"
+    # DB_HOST alone may serve fullon's other database: the store stays the default
+    assert Settings.from_env({"DB_HOST": "db.local"}).store_source == "default"
+    with pytest.raises(ConfigError, match=r"DB_PORT='pg' is not valid: expected an integer"):
+        Settings.from_env({"DB_OHLCV_NAME": "ohlcv", "DB_PORT": "pg"})
+    wins = {**env, "OHLCV_WORKBENCH_STORE_URL": "sqlite:///x.sqlite"}
+    assert Settings.from_env(wins).resolved_store_url == "sqlite:///x.sqlite"
+
+
+def test_embedded_postgres_store():
+    for url in ("postgresql+embedded://", "postgresql+embedded:///candles"):
+        settings = Settings.from_env({"OHLCV_WORKBENCH_STORE_URL": url})
+        assert settings.uses_embedded_postgres and settings.store_source == "embedded"
+    plain = Settings.from_env({"OHLCV_WORKBENCH_STORE_URL": "postgresql://u@h/db"})
+    assert plain.store_source == "url" and not plain.uses_embedded_postgres
+
+
 def test_workbench_url_wins_over_fullon():
     env = {"REDIS_HOST": "cache.local", "OHLCV_WORKBENCH_REDIS_URL": "redis://other:1/0"}
     assert Settings.from_env(env).redis_url == "redis://other:1/0"
@@ -74,7 +101,10 @@ def test_workbench_url_wins_over_fullon():
         ("OHLCV_WORKBENCH_REDIS_URL", "http://localhost:6379", "redis://, rediss://, unix://"),
         ("OHLCV_WORKBENCH_REDIS_URL", "redis://localhost:notaport", "not a valid URL"),
         ("OHLCV_WORKBENCH_REDIS_URL", "redis://", "names no host"),
-        ("OHLCV_WORKBENCH_STORE_URL", "postgresql://db/ohlcv", "sqlite://"),
+        ("OHLCV_WORKBENCH_STORE_URL", "mysql://db/ohlcv", "sqlite:///path, postgresql://"),
+        ("OHLCV_WORKBENCH_STORE_URL", "postgresql://db:x/ohlcv", "not a valid URL"),
+        ("OHLCV_WORKBENCH_STORE_URL", "postgresql+embedded://h/db", "takes no host"),
+        ("OHLCV_WORKBENCH_STORE_URL", "postgresql+embedded:///1db", "database name '1db'"),
         ("OHLCV_WORKBENCH_SIM_URL", "ftp://127.0.0.1:1", "http://"),
         ("OHLCV_WORKBENCH_SIM_SEED", "1.5", "integer"),
         ("OHLCV_WORKBENCH_SIM_SEED", "-3", "0.."),

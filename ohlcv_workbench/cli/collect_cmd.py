@@ -1,9 +1,14 @@
 """``ohlcv-workbench collect``: a foreground daemon hosting collectors, with a progress line.
 
 Registered in ProcessCache as ``ohlcv_daemon`` (params pid and args, as fullon's daemon);
-SIGINT/SIGTERM or ``ohlcv-workbench stop ohlcv_daemon`` stop every collector properly. Exits 0
-when every collector ended normally (a bounded backfill completed, or a stop), 1 when one
-ended in ERROR, 2 for bad input (nothing registered then).
+SIGINT/SIGTERM or ``ohlcv-workbench stop ohlcv_daemon`` stop every collector properly. A series
+another process (on any host) collects is reported busy, naming its holder, and left to it;
+the others are collected. With ``--wait-busy`` the daemon waits for such series instead and
+takes each over once its lease is released or has expired (its holder died), which is how
+several hosts running the same command share the work and cover for each other.
+
+Exits 0 when every collector ended normally (a bounded backfill completed, or a stop), 1 when
+one ended in ERROR, 2 for bad input (nothing registered then) or when every series was busy.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from ohlcv_workbench.settings import Settings
 from .output import error
 
 if TYPE_CHECKING:
-    from ohlcv_workbench.collectors import Collector
+    from ohlcv_workbench.collectors import Collector, CollectorManager, CollectorSpec
 
 #: the daemon's component (fullon's ohlcv service registers under the same name)
 DAEMON_COMPONENT = "ohlcv_daemon"
@@ -49,6 +54,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser.add_argument("--no-rate-limit", action="store_true", help="turn ccxt's rate limiter off")
     parser.add_argument(
         "--concurrency", type=int, default=4, help="pages in flight per backfill (default 4)"
+    )
+    parser.add_argument(
+        "--wait-busy",
+        action="store_true",
+        help="wait for series collected elsewhere and take them over once their lease is "
+        "released or expires (default: report them busy and collect the others)",
     )
     parser.add_argument("--quiet", "-q", action="store_true", help="no progress output")
     parser.set_defaults(handler=run)
@@ -86,24 +97,58 @@ async def _collect(args: argparse.Namespace, settings: Settings) -> int:
     )  # fmt: skip
     async with setup:
         manager = setup.manager
-        collectors = await manager.start_many(specs)
+        collectors, busy = await manager.start_free(specs)
+        others = "collecting the others" if collectors else "nothing else to collect"
+        for _, error in busy:
+            then = "waiting for it" if args.wait_busy else others
+            print(f"ohlcv-workbench: busy: {error}; {then}", file=sys.stderr, flush=True)
+        pending = [spec for spec, _ in busy] if args.wait_busy else []
+        if not collectors and not pending:
+            return 2
         display = asyncio.create_task(_display(collectors, args.quiet, sys.stderr))
-        ended = asyncio.gather(*(manager.wait(c) for c in collectors))
+
+        async def finished() -> None:
+            await _take_over(manager, pending, collectors, settings.heartbeat_interval)
+            await asyncio.gather(*(manager.wait(c) for c in collectors))
+
+        work = asyncio.ensure_future(finished())
         waiters: set[asyncio.Future[Any]] = {
-            ended,
+            work,
             asyncio.ensure_future(stop.wait()),
             asyncio.ensure_future(manager.stop_requested.wait()),
         }
-        _, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in pending:
+        _, pending_waiters = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in pending_waiters:
             waiter.cancel()
         # collected, so a cancelled waiter leaves no "exception was never retrieved" behind
-        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*pending_waiters, return_exceptions=True)
         await manager.stop_all()
         display.cancel()
         await asyncio.wait({display})
         _final(collectors, args.quiet, sys.stderr)
+        failure = None if work.cancelled() else work.exception()
+        if failure is not None:  # e.g. Redis lost while waiting for a busy series
+            raise failure
     return 1 if any(c.state.phase is Phase.ERROR for c in collectors) else 0
+
+
+async def _take_over(
+    manager: CollectorManager,
+    pending: list[CollectorSpec],
+    collectors: list[Collector],
+    interval: float,
+) -> None:
+    """Start each pending spec once its series' lease is free (checked every ``interval``)."""
+    while pending:
+        await asyncio.sleep(interval)
+        for spec in list(pending):
+            if await manager.holder(spec) is not None:
+                continue
+            started, _ = await manager.start_free([spec])  # still busy if another won
+            if started:
+                pending.remove(spec)
+                collectors.extend(started)
+                print(f"ohlcv-workbench: took over {spec.series}", file=sys.stderr, flush=True)
 
 
 def _line(collector: Collector) -> str:
@@ -124,7 +169,7 @@ async def _display(collectors: list[Collector], quiet: bool, out: TextIO) -> Non
     tty = out.isatty()
     last_log = 0.0
     while True:
-        if tty:
+        if tty and collectors:
             first = collectors[0].state
             text = f"[{_bar(first.progress.fraction)}] " + " | ".join(map(_line, collectors))
             out.write("\r" + text[:200].ljust(200))

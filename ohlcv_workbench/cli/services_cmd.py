@@ -1,11 +1,15 @@
-"""``ohlcv-workbench services up|down|status``: the embedded Redis (and simulator)."""
+"""``ohlcv-workbench services up|down|status``: the embedded Redis, simulator and PostgreSQL.
+
+``up`` and ``status`` cover the services the settings use; ``down`` stops every embedded
+service running in the data dir (one the settings no longer use included).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 
-from ohlcv_workbench.services.catalog import embedded_services
+from ohlcv_workbench.services.catalog import all_services, embedded_services
 from ohlcv_workbench.settings import Settings
 
 
@@ -27,10 +31,12 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             state = service.ensure()
             print(f"{service.name}: up, pid {state.pid} on 127.0.0.1:{state.port}")
     elif args.action == "down":
-        for service in services:
+        used = {service.name for service in services}
+        for service in all_services(settings):
             pids = service.stop_servers()
-            done = f"stopped (pid {', '.join(map(str, pids))})" if pids else "was not running"
-            print(f"{service.name}: {done}")
+            if pids or service.name in used:
+                done = f"stopped (pid {', '.join(map(str, pids))})" if pids else "was not running"
+                print(f"{service.name}: {done}")
     else:
         statuses = [service.status() for service in services]
         if args.json:

@@ -14,14 +14,15 @@ from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, Self, get_args
 
-from ohlcv_workbench.registry import Heartbeat, ProcessStatus, ProcessType
+from ohlcv_workbench.errors import SeriesBusyError
+from ohlcv_workbench.registry import Heartbeat, LeaseHolder, ProcessStatus, ProcessType, SeriesLease
 
 from .base import Collector, CollectorContext, CollectorState
 from .ohlcv import OhlcvCollector
 from .spec import CollectorKind, CollectorSpec
 from .trades import TradeCollector
 
-__all__ = ["CollectorManager", "RegisterHost", "collector_for"]
+__all__ = ["Busy", "CollectorManager", "RegisterHost", "collector_for"]
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +31,8 @@ RegisterHost = Literal["now", "first_start"]
 
 #: seconds a stop waits for a collector to end before cancelling it
 STOP_TIMEOUT = 10.0
+#: a spec whose series another collector holds, and the error naming that holder
+Busy = tuple[CollectorSpec, SeriesBusyError]
 
 
 def collector_for(spec: CollectorSpec, context: CollectorContext) -> Collector:
@@ -132,32 +135,60 @@ class CollectorManager:
         When one is invalid or its series is busy (SeriesBusyError naming the holder), nothing
         is registered: neither a collector nor, with ``register_host="first_start"``, the host.
         """
+        started, busy = await self._start(specs, skip_busy=False)
+        assert not busy
+        return started
+
+    async def start_free(
+        self, specs: Sequence[CollectorSpec]
+    ) -> tuple[list[Collector], list[Busy]]:
+        """As :meth:`start_many`, but a busy series is skipped: the collectors started, and
+        each spec collected elsewhere with its SeriesBusyError (naming the holder)."""
+        return await self._start(specs, skip_busy=True)
+
+    async def holder(self, spec: CollectorSpec) -> LeaseHolder | None:
+        """Who holds the lease of ``spec``'s series now (None: it is free)."""
+        lease = SeriesLease(self.context.cache.client, spec.series, "", ttl=1.0)
+        return await lease.holder()
+
+    async def _start(
+        self, specs: Sequence[CollectorSpec], *, skip_busy: bool
+    ) -> tuple[list[Collector], list[Busy]]:
         collectors = [collector_for(spec, self.context) for spec in specs]
         prepared: list[Collector] = []
+        busy: list[Busy] = []
         try:
             for collector in collectors:
                 await collector.prepare()
                 prepared.append(collector)
             for collector in collectors:
-                await collector.reserve()
+                try:
+                    await collector.reserve()
+                except SeriesBusyError as exc:  # the busy collector has ended already
+                    if not skip_busy:
+                        raise
+                    busy.append((collector.spec, exc))
         except BaseException:
             for collector in prepared:
                 if not collector.state.phase.ended:  # the one that failed has ended already
                     await collector.discard()
             raise
+        free = [c for c in collectors if not c.state.phase.ended]
+        if not free:  # every series is collected elsewhere: nothing is registered
+            return [], busy
         await self._register_host()
-        for index, collector in enumerate(collectors):
+        for index, collector in enumerate(free):
             try:
                 await collector.register()
             except BaseException:
-                for rest in collectors[index + 1 :]:
+                for rest in free[index + 1 :]:
                     await rest.discard()
                 raise
             task = asyncio.create_task(collector.run_opened(), name=f"collector {collector.spec}")
             self._tasks[collector] = task
             task.add_done_callback(self._ended)
         self._report()
-        return collectors
+        return free, busy
 
     def _ended(self, task: asyncio.Task[CollectorState]) -> None:
         if not task.cancelled() and (exc := task.exception()) is not None:

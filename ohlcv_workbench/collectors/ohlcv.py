@@ -6,9 +6,11 @@ is empty: both during the validation, so a range before the listing is refused b
 anything is registered), else the candle after the last stored one, else the
 most recent page (so a chart has history at once); ``end`` is ``until``, else the open of the
 forming candle. Pages are fetched with a few requests in flight (fixed windows, see
-:func:`~ohlcv_workbench.exchange.candle_pages`) while the previous page is being stored, and
-are stored strictly in order: a killed run leaves a stored prefix, and a rerun fetches only
-what is missing. Only closed candles are stored.
+:func:`~ohlcv_workbench.exchange.candle_pages`) while earlier pages are being stored, and are
+stored strictly in order, one write at a time: the pages that arrive while a write runs go
+together into the next write (a slow store, e.g. a PostgreSQL server across the network,
+gets fewer, larger transactions instead of holding the fetching up). A killed run leaves a
+stored prefix, and a rerun fetches only what is missing. Only closed candles are stored.
 
 On an exchange that serves only its most recent candles (``full_candle_history`` False:
 Kraken's 720), the candles before the first one its candle endpoint returns are built from
@@ -25,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from ohlcv_workbench.errors import InvalidTimeRangeError, TemporaryExchangeError
 from ohlcv_workbench.exchange import ExchangeClient, candle_pages
@@ -172,7 +175,7 @@ class OhlcvCollector(Collector):
 
     async def _page(self, gap: Gap, start: int, done_before: int) -> int:
         """Store the candles of ``[start, gap.end)`` page by page; how many."""
-        progress, stored = self.state.progress, 0
+        progress = self.state.progress
         pages = candle_pages(
             self.exchange,
             self.spec.symbol,
@@ -182,14 +185,16 @@ class OhlcvCollector(Collector):
             concurrency=self.context.concurrency,
             on_retry=self.on_retry,
         )
-        async with contextlib.aclosing(pages):
+
+        def written(batch: CandleBatch) -> None:
+            reached = self._tf.next(int(batch.ts[-1]))
+            progress.done = done_before + self._tf.count(gap.start, reached)
+            self._report_progress()
+
+        async with contextlib.aclosing(pages), _InOrder(self._store, written) as writes:
             async for batch in pages:
-                stored += await self._store(batch)
-                if len(batch):
-                    reached = self._tf.next(int(batch.ts[-1]))
-                    progress.done = done_before + self._tf.count(gap.start, reached)
-                self._report_progress()
-        return stored
+                await writes.put(batch)
+        return writes.stored
 
     async def _fill_gap(self, gap: Gap, done_before: int) -> None:
         """A gap on an exchange without full history: what its candle endpoint serves, and
@@ -304,3 +309,69 @@ class OhlcvCollector(Collector):
             return tf.next(next_open)
         await asyncio.sleep(NOT_YET_DELAY)  # not closed yet by the exchange
         return next_open
+
+
+class _InOrder:
+    """Stores batches one write at a time, in order; batches that come while a write runs are
+    stored together by the next one. ``put`` waits only when ``MAX_PENDING`` are waiting.
+
+    Leaving the block waits for every write; an error of a write is raised by the next ``put``
+    or at the end; a cancellation lets the write under way finish and drops the others (what
+    is stored stays a prefix).
+    """
+
+    MAX_PENDING = 16
+
+    def __init__(
+        self,
+        store: Callable[[CandleBatch], Awaitable[int]],
+        stored: Callable[[CandleBatch], None],
+    ) -> None:
+        self._store, self._stored = store, stored
+        self._queue: asyncio.Queue[CandleBatch | None] = asyncio.Queue(self.MAX_PENDING)
+        self._task: asyncio.Task[None] | None = None
+        #: candles stored so far
+        self.stored = 0
+
+    async def __aenter__(self) -> _InOrder:
+        self._task = asyncio.create_task(self._run(), name="ordered store writes")
+        return self
+
+    async def put(self, batch: CandleBatch) -> None:
+        """Queue a batch (empty ones are skipped)."""
+        assert self._task is not None
+        if self._task.done():
+            self._task.result()  # raises the write's error
+            raise RuntimeError("the store writes ended early")
+        if len(batch):
+            await self._queue.put(batch)
+
+    async def _run(self) -> None:
+        while (batch := await self._queue.get()) is not None:
+            batches, done = [batch], False
+            while not self._queue.empty():
+                more = self._queue.get_nowait()
+                if more is None:
+                    done = True
+                    break
+                batches.append(more)
+            together = CandleBatch.concat(batches)
+            self.stored += await self._store(together)
+            self._stored(together)
+            if done:
+                return
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        assert self._task is not None
+        if exc_type is None:
+            if not self._task.done():
+                await self._queue.put(None)
+            await self._task  # raises a write's error
+            return
+        self._task.cancel()  # the write under way finishes first (see BlockingWorker)
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        except Exception as exc:  # noqa: BLE001 - the error already leaving the block wins
+            log.warning("a store write failed too: %s: %s", type(exc).__name__, exc)

@@ -1,4 +1,5 @@
-"""Which embedded services a configuration uses, and stopping everything a run left behind."""
+"""Which embedded services a configuration uses, every kind there is, and stopping
+everything a run left behind."""
 
 from __future__ import annotations
 
@@ -11,11 +12,12 @@ from ohlcv_workbench.errors import ServiceError
 from ohlcv_workbench.settings import Settings
 
 from .base import EmbeddedService
+from .postgres_server import EmbeddedPostgres
 from .processes import OsProcess, descendants, inspect, processes_in, terminate_all
 from .redis_server import EmbeddedRedis
 from .simulator import EmbeddedSimulator
 
-__all__ = ["embedded_services", "stop_leftovers"]
+__all__ = ["all_services", "embedded_services", "stop_leftovers"]
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +31,18 @@ def embedded_services(settings: Settings | None = None) -> list[EmbeddedService]
     services: list[EmbeddedService] = []
     if settings.uses_embedded_redis:
         services.append(EmbeddedRedis(settings))
+    if settings.uses_embedded_postgres:
+        services.append(EmbeddedPostgres(settings))
     if settings.sim_url is None:
         services.append(EmbeddedSimulator(settings))
     return services
+
+
+def all_services(settings: Settings | None = None) -> list[EmbeddedService]:
+    """Every kind of embedded service of the settings' data dir, used or not (what
+    ``services down`` and a test run's end stop, so none is left running)."""
+    settings = settings or Settings.from_env()
+    return [EmbeddedRedis(settings), EmbeddedPostgres(settings), EmbeddedSimulator(settings)]
 
 
 def _interpreter_helper(proc: OsProcess) -> bool:
@@ -46,7 +57,7 @@ def stop_leftovers(data_dir: Path, also_in: Iterable[Path] = ()) -> list[int]:
     process still working in ``data_dir`` or in a folder of ``also_in``, and every process
     below this one (but multiprocessing's helpers): SIGTERM, then SIGKILL.
     """
-    for service in embedded_services(Settings(data_dir=data_dir)):
+    for service in all_services(Settings(data_dir=data_dir)):
         try:
             service.stop_servers()
         except ServiceError as exc:

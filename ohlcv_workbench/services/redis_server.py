@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 import shutil
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from ohlcv_workbench.files import write_private
 from ohlcv_workbench.settings import Settings
 
 from .base import EmbeddedService, Health, Probe, ServiceState
+from .credentials import password_file
 
 __all__ = ["EmbeddedRedis", "redis_binary", "redis_url"]
 
@@ -64,20 +64,8 @@ class EmbeddedRedis(EmbeddedService):
 
     def password(self) -> str:
         """The server's password, generated on first use and kept in a 0600 file."""
-        try:
-            return self.password_path.read_text(encoding="ascii").strip()
-        except FileNotFoundError:
-            pass
         with self._os_errors("create the password of"):
-            self._make_directory()
-            secret = secrets.token_urlsafe(24)
-            try:
-                fd = os.open(self.password_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-            except FileExistsError:  # another process won the race: use its password
-                return self.password_path.read_text(encoding="ascii").strip()
-            with os.fdopen(fd, "w", encoding="ascii") as fh:
-                fh.write(secret)
-        return secret
+            return password_file(self.password_path, self._make_directory)
 
     def url(self, state: ServiceState | None = None) -> str:
         """redis:// URL of the server (with its password)."""

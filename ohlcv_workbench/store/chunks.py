@@ -20,6 +20,7 @@ import numpy.typing as npt
 from ohlcv_workbench.records import CandleBatch
 from ohlcv_workbench.timeframes import Timeframe
 
+from .changes import Changes, changes_of, compare
 from .slots import slot_index
 
 __all__ = ["CHUNK_SLOTS", "Merge", "chunk_keys", "decode", "encode", "merge", "rows_of"]
@@ -65,46 +66,34 @@ def decode(blob: bytes) -> F64:
 
 @dataclass(frozen=True)
 class Merge:
-    """An upsert into one chunk: the new rows (None when nothing changed) and the counts.
-
-    ``changed_ts``, ``before`` and ``after`` describe the updated candles (5 x k values).
-    """
+    """An upsert into one chunk: the new rows (None when nothing changed), the counts and the
+    updated candles."""
 
     rows: F64 | None
     inserted: int
     updated: int
     unchanged: int
-    changed_ts: I64
-    before: F64
-    after: F64
+    changes: Changes
 
 
 def merge(old: F64 | None, new: F64) -> Merge:
     """Upsert ascending candles ``new`` into a chunk's ``old`` ones (both 6 x n)."""
-    none = np.empty(0, dtype=np.int64)
-    empty = np.empty((ROWS - 1, 0), dtype=np.float64)
+    new_ts = times(new)
+    none = Changes(np.empty(0, dtype=np.int64), np.empty((ROWS - 1, 0)), np.empty((ROWS - 1, 0)))
     if old is None or old.shape[1] == 0:
-        return Merge(np.ascontiguousarray(new), new.shape[1], 0, 0, none, empty, empty)
-    old_ts, new_ts = times(old), times(new)
+        return Merge(np.ascontiguousarray(new), new.shape[1], 0, 0, none)
+    old_ts = times(old)
     if new_ts[0] > old_ts[-1]:  # appending, as live collection does
-        rows = np.concatenate((old, new), axis=1)
-        return Merge(rows, new.shape[1], 0, 0, none, empty, empty)
-    n = old_ts.size
-    pos = np.searchsorted(old_ts, new_ts)
-    found = (pos < n) & (old_ts[np.minimum(pos, n - 1)] == new_ts)
-    at = pos[found]
-    before, after = old[1:, at], new[1:, found]
-    changed = (before.view(np.int64) != after.view(np.int64)).any(axis=0)
-    updated, inserted = int(changed.sum()), int((~found).sum())
-    unchanged = int(found.sum()) - updated
-    details = (new_ts[found][changed], before[:, changed], after[:, changed])
-    if not inserted and not updated:
-        return Merge(None, 0, 0, unchanged, *details)
+        return Merge(np.concatenate((old, new), axis=1), new.shape[1], 0, 0, none)
+    c = compare(old_ts, old[1:], new_ts, new[1:])
+    changes = changes_of(c, old[1:], new_ts, new[1:])
+    if not c.inserted and not c.updated:
+        return Merge(None, 0, 0, c.unchanged, changes)
     out = old.copy()
-    out[1:, at[changed]] = after[:, changed]
-    if inserted:
-        add = new[:, ~found]
+    out[1:, c.at[c.changed]] = changes.after
+    if c.inserted:
+        add = new[:, ~c.found]
         out = np.concatenate((out, add), axis=1)
         if times(add)[0] < old_ts[-1]:
             out = out[:, np.argsort(times(out), kind="stable")]
-    return Merge(np.ascontiguousarray(out), inserted, updated, unchanged, *details)
+    return Merge(np.ascontiguousarray(out), c.inserted, c.updated, c.unchanged, changes)

@@ -16,10 +16,10 @@ milliseconds (``int``; nonzero values below 10**11 are refused as probable epoch
 text or an arrow ``Arrow``, and is kept as an aware UTC ``datetime`` of whole milliseconds;
 anything else (floats included) raises InputError naming the value.
 
-The repositories run the store's (synchronous SQLite) calls with ``asyncio.to_thread`` so the
-event loop is never blocked. Without ``store=`` they open the settings' store
-(:func:`~ohlcv_workbench.store.open_store`) on entry and close it on exit; a store passed in
-is used as is and left open. Choices that differ from, or pin down, fullon_ohlcv:
+The repositories run the store's (synchronous: SQLite or PostgreSQL) calls with
+``asyncio.to_thread`` so the event loop is never blocked. Without ``store=`` they open the
+settings' store (:func:`~ohlcv_workbench.store.open_store`) on entry and close it on exit; a
+store passed in is used as is and left open. Choices that differ from, or pin down, fullon_ohlcv:
 
 - ``save_candles`` returns True when the candles are stored, and raises rather than returning
   False: InvalidDataError (a reason per rejected candle, nothing written) or StoreError. A

@@ -13,6 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ohlcv_workbench.records import SeriesKey
+from ohlcv_workbench.timeframes import timeframe
 from ohlcv_workbench.times import iso
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ __all__ = [
     "TradeColumns",
     "Uncovered",
     "UpsertResult",
+    "inventory_order",
 ]
 
 
@@ -74,6 +76,13 @@ class SeriesInfo:
             "last": _stamp(self.last),
             "count": self.count,
         }
+
+
+def inventory_order(infos: list[SeriesInfo]) -> list[SeriesInfo]:
+    """The inventory's order: by exchange, symbol, then timeframe (finest first)."""
+    return sorted(
+        infos, key=lambda i: (i.key.exchange, i.key.symbol, timeframe(i.key.timeframe).nominal_ms)
+    )
 
 
 @dataclass(frozen=True, slots=True)

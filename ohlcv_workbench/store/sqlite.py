@@ -14,7 +14,6 @@ whose schema exists writes nothing, so it never waits.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sqlite3
 import threading
@@ -26,20 +25,18 @@ import numpy as np
 
 from ohlcv_workbench.errors import StoreError, TemporaryStoreError
 from ohlcv_workbench.files import private_dir, tighten, touch_private
-from ohlcv_workbench.records import OHLCV_COLUMNS, CandleBatch, PublicTrade, SeriesKey
+from ohlcv_workbench.records import CandleBatch, PublicTrade, SeriesKey
 from ohlcv_workbench.timeframes import timeframe
-from ohlcv_workbench.times import iso
 
 from . import chunks, sqlite_uncovered
 from .base import F64, I64, CandleStore
-from .models import SeriesInfo, TradeColumns, UpsertResult
+from .changes import TradeValues, log_candle_updates, log_trade_updates, trade_values
+from .models import SeriesInfo, TradeColumns, UpsertResult, inventory_order
 
 __all__ = ["SCHEMA_VERSION", "SqliteStore"]
 
-logger = logging.getLogger("ohlcv_workbench.store")
 
 SCHEMA_VERSION = "1"
-LOGGED_UPDATES = 20  # per call; further updates are summarised in one line
 #: seconds a call waits for another connection's write lock before TemporaryStoreError
 BUSY_TIMEOUT = 5.0
 #: SQLite's primary result codes of a lock held elsewhere: SQLITE_BUSY, SQLITE_LOCKED
@@ -253,7 +250,7 @@ class SqliteStore(sqlite_uncovered.UncoveredNotes, CandleStore):
         for m in merges:
             result += UpsertResult(m.inserted, m.updated, m.unchanged)
         if result.updated:
-            _log_updates(key, merges, result.updated)
+            log_candle_updates(key, [m.changes for m in merges], result.updated)
         return result
 
     def _ohlcv_read(self, key: SeriesKey, start: int | None, end: int | None) -> tuple[I64, F64]:
@@ -362,20 +359,17 @@ class SqliteStore(sqlite_uncovered.UncoveredNotes, CandleStore):
                 .fetchall()
             )
         infos = [SeriesInfo(SeriesKey(e, s, t), first, last, n) for e, s, t, first, last, n in rows]
-        infos.sort(
-            key=lambda i: (i.key.exchange, i.key.symbol, timeframe(i.key.timeframe).nominal_ms)
-        )
-        return infos
+        return inventory_order(infos)
 
     # -- trades ----------------------------------------------------------------------------
     def _trades_write(
         self, exchange: str, symbol: str, trades: Sequence[PublicTrade]
     ) -> UpsertResult:
         ids = json.dumps([t.trade_id for t in trades])
-        changes: list[tuple[PublicTrade, tuple[int, float, float, str]]] = []
+        changes: list[tuple[PublicTrade, TradeValues]] = []
         with self._write(f"store trades of {exchange} {symbol}") as con:
             mid = self._id(con, "markets", (exchange, symbol), create=True)
-            old = {
+            old: dict[str, TradeValues] = {
                 row[0]: tuple(row[1:])
                 for row in con.execute(
                     "SELECT trade_id, ts, price, amount, side FROM trades WHERE market_id = ? "
@@ -385,7 +379,7 @@ class SqliteStore(sqlite_uncovered.UncoveredNotes, CandleStore):
             }
             inserts, updates, unchanged = [], [], 0
             for t in trades:
-                new = (int(t.ts), float(t.price), float(t.amount), t.side)
+                new = trade_values(t)
                 before = old.get(t.trade_id)
                 if before is None:
                     inserts.append((mid, t.trade_id, *new))
@@ -400,15 +394,7 @@ class SqliteStore(sqlite_uncovered.UncoveredNotes, CandleStore):
                 "WHERE market_id = ? AND trade_id = ?",
                 updates,
             )
-        for t, (ts, price, amount, side) in changes[:LOGGED_UPDATES]:
-            logger.warning(
-                "%s %s trade %s changed: time %s -> %s, price %r -> %r, amount %r -> %r, "
-                "side %s -> %s",
-                exchange, symbol, t.trade_id, iso(ts), iso(t.ts), price, t.price, amount, t.amount,
-                side, t.side,
-            )  # fmt: skip
-        if len(changes) > LOGGED_UPDATES:
-            logger.warning("%s %s: %d trades changed in all", exchange, symbol, len(changes))
+        log_trade_updates(exchange, symbol, changes)
         return UpsertResult(len(inserts), len(updates), unchanged)
 
     def _trades_read(
@@ -472,20 +458,3 @@ def _full(path: Path) -> str:
     except OSError:
         return ""
     return f"; the disk of {path.parent} is full" if disk.f_bavail == 0 else ""
-
-
-def _log_updates(key: SeriesKey, merges: list[chunks.Merge], total: int) -> None:
-    """One WARNING per changed candle (up to LOGGED_UPDATES), then a summary line."""
-    logged = 0
-    for m in merges:
-        for i, ts in enumerate(m.changed_ts.tolist()):
-            if logged == LOGGED_UPDATES:
-                logger.warning("%s: %d stored candles changed in all", key, total)
-                return
-            diffs = [
-                f"{name} {float(m.before[j, i])!r} -> {float(m.after[j, i])!r}"
-                for j, name in enumerate(OHLCV_COLUMNS)
-                if m.before[j, i].tobytes() != m.after[j, i].tobytes()
-            ]
-            logger.warning("%s %s changed: %s", key, iso(ts), ", ".join(diffs))
-            logged += 1

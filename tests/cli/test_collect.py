@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import signal
+import threading
 import time
 from typing import Any
 
@@ -15,6 +16,7 @@ from ohlcv_workbench import Workbench
 from ohlcv_workbench.collectors import Phase
 from ohlcv_workbench.errors import SeriesBusyError
 from ohlcv_workbench.records import SeriesKey
+from ohlcv_workbench.registry.keys import lease_key
 from ohlcv_workbench.store import SqliteStore
 from ohlcv_workbench.times import iso
 from tests.helpers import Dialect, cli, sim_candles, spawn, wait_for
@@ -215,3 +217,66 @@ def test_ending_one_of_two_daemons_leaves_the_other_reachable_by_component(env, 
             first_ms, last_ms = got.index[0].value // 10**6, got.index[-1].value // 10**6
             expected = sim_candles(sim.url, symbol, "1s", first_ms, last_ms + 1000)
             pd.testing.assert_frame_equal(got, expected, check_freq=False)
+
+
+def test_an_unusable_store_exits_2_before_anything_registers(env, raw_redis, postgres_url):
+    from ohlcv_workbench.services import free_port
+
+    before = set(raw_redis.keys("process:*"))
+    good = postgres_url.rsplit("@", 1)[1]
+    for url, message in [
+        (f"postgresql://postgres:wrong@{good}", "refused the password of user 'postgres'"),
+        (f"postgresql://postgres:wrong@127.0.0.1:{free_port()}/ohlcv", "nothing accepts"),
+        ("postgresql://postgres:wrong@127.0.0.1:99999/ohlcv", "is not a valid URL: Port"),
+    ]:
+        done = cli({**env, "OHLCV_WORKBENCH_STORE_URL": url}, "collect", "sim", "BTC/USDT")
+        assert done.returncode == 2, done.stderr
+        assert message in done.stderr and "wrong" not in done.stderr
+    assert set(raw_redis.keys("process:*")) == before
+
+
+def test_busy_series_are_reported_and_the_others_collected(env, raw_redis):
+    live = spawn(env, "collect", "sim", "SUI/USDT", "-t", "1s", "-q")
+    try:
+        wait_for(lambda: raw_redis.exists(lease_key(SeriesKey("sim", "SUI/USDT", "1s"))) == 1,
+                 what="the live collector's lease")  # fmt: skip
+        done = cli(env, "collect", "sim", "SUI/USDT", "XRP/USDT", "-t", "1s", "--since",
+                   "2026-10-01T00:00", "--until", "2026-10-01T00:10")  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert "busy: sim SUI/USDT 1s is already being collected by process" in done.stderr
+        assert f"(pid {live.pid} on " in done.stderr and "collecting the others" in done.stderr
+        assert "XRP/USDT 1s [stopped] Collected 600 candles" in done.stderr
+        alone = cli(env, "collect", "sim", "SUI/USDT", "-t", "1s")
+        assert alone.returncode == 2 and "busy: sim SUI/USDT" in alone.stderr
+    finally:
+        live.send_signal(signal.SIGTERM)
+        live.wait(10)
+
+
+def test_wait_busy_takes_a_series_over_once_its_holder_stops(env, raw_redis):
+    live = spawn(env, "collect", "sim", "BNB/USDT", "-t", "1s", "-q")
+    waiting = None
+    try:
+        wait_for(lambda: raw_redis.exists(lease_key(SeriesKey("sim", "BNB/USDT", "1s"))) == 1,
+                 what="the live collector's lease")  # fmt: skip
+        window = ("--since", "2026-10-01T00:00", "--until", "2026-10-01T00:05")
+        waiting = spawn(env, "collect", "sim", "BNB/USDT", "-t", "1s", *window, "--wait-busy")
+        lines: list[str] = []
+        stderr = waiting.stderr
+        assert stderr is not None
+        reader = threading.Thread(target=lambda: lines.extend(iter(stderr.readline, "")))
+        reader.start()
+        wait_for(lambda: any("waiting for it" in line for line in lines), 60, "the busy report")
+        assert waiting.poll() is None  # waiting for the lease
+        live.send_signal(signal.SIGTERM)
+        assert live.wait(10) == 0
+        assert waiting.wait(60) == 0
+        reader.join(10)
+        text = "".join(lines)
+        assert f"(pid {live.pid} on " in text and "took over sim BNB/USDT 1s" in text
+        assert "BNB/USDT 1s [stopped] Collected 300 candles" in text
+    finally:
+        for proc in (live, waiting):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
+                proc.wait()

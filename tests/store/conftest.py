@@ -1,4 +1,8 @@
-"""Fixtures of the store tests: a fresh SQLite store per test and candle builders."""
+"""Fixtures of the store tests: a fresh store per test, of each backend, and candle builders.
+
+``store`` (and ``store_url``) run every test that uses them twice: on SQLite and on
+PostgreSQL (a fresh database on the run's embedded server), so one suite covers both.
+"""
 
 from collections.abc import Iterator
 from pathlib import Path
@@ -7,10 +11,11 @@ import numpy as np
 import pytest
 
 from ohlcv_workbench.records import CandleBatch, SeriesKey
-from ohlcv_workbench.store import SqliteStore
+from ohlcv_workbench.store import CandleStore, open_store
 from ohlcv_workbench.timeframes import timeframe
 
 KEY = SeriesKey("binance", "BTC/USDT", "1m")
+BACKENDS = ("sqlite", "postgres")
 
 
 def candles(start: int, n: int, tf: str = "1m", *, seed: int = 1, skip=()) -> CandleBatch:
@@ -27,7 +32,16 @@ def candles(start: int, n: int, tf: str = "1m", *, seed: int = 1, skip=()) -> Ca
     return CandleBatch.from_columns(ts, open_, high, low, close, volume).select(keep)
 
 
+@pytest.fixture(params=BACKENDS)
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The URL of a fresh, empty store of each backend."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'ohlcv.sqlite'}"
+    url: str = request.getfixturevalue("postgres_database")
+    return url
+
+
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[SqliteStore]:
-    with SqliteStore(tmp_path / "ohlcv.sqlite") as s:
+def store(store_url: str) -> Iterator[CandleStore]:
+    with open_store(store_url) as s:
         yield s

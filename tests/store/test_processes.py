@@ -1,4 +1,4 @@
-"""Three writer processes and a reader process on one SQLite store, all at once.
+"""Three writer processes and a reader process on one store, all at once (each backend).
 
 The writers upsert overlapping, interleaved batches of three series (two 1m, one 1h) in small
 transactions, in shuffled order; the reader loads every series as DataFrames meanwhile. No
@@ -10,13 +10,12 @@ import itertools
 import multiprocessing
 import time
 import traceback
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ohlcv_workbench.records import CandleBatch, SeriesKey
-from ohlcv_workbench.store import SqliteStore, UpsertResult
+from ohlcv_workbench.store import UpsertResult, open_store
 from ohlcv_workbench.times import to_ms
 
 from .conftest import candles
@@ -42,7 +41,7 @@ def full(series: int) -> CandleBatch:
 
 
 def writer(
-    path: str, number: int, barrier: Any, results: Any
+    url: str, number: int, barrier: Any, results: Any
 ) -> None:  # pragma: no cover - runs in a child process
     try:
         rng = np.random.default_rng(100 + number)
@@ -54,7 +53,7 @@ def writer(
             work += [(series, batch.select(slice(a, b))) for a, b in itertools.pairwise(bounds)]
         order = rng.permutation(len(work))  # interleave the series and the ranges
         totals = [UpsertResult() for _ in SERIES]
-        with SqliteStore(path) as store:
+        with open_store(url) as store:
             barrier.wait(TIMEOUT)
             started = time.time()
             for i in order.tolist():
@@ -68,7 +67,7 @@ def writer(
 
 
 def reader(
-    path: str, barrier: Any, stop: Any, results: Any
+    url: str, barrier: Any, stop: Any, results: Any
 ) -> None:  # pragma: no cover - runs in a child process
     try:
         import pandas as pd  # imported before the start, not while the writers run
@@ -76,7 +75,7 @@ def reader(
         expected = [full(i).to_frame() for i in range(len(SERIES))]
         load_times: list[float] = []
         seen = [0] * len(SERIES)
-        with SqliteStore(path) as store:
+        with open_store(url) as store:
             barrier.wait(TIMEOUT)
             done = False
             while not done:
@@ -94,16 +93,16 @@ def reader(
         results.put(("reader", [], [], traceback.format_exc()))
 
 
-def test_three_writer_processes_and_a_reader_at_once(tmp_path: Path):
-    path = str(tmp_path / "shared.sqlite")
-    SqliteStore(path).close()  # the schema exists before the race starts
+def test_three_writer_processes_and_a_reader_at_once(store_url: str):
+    url = store_url
+    open_store(url).close()  # the schema exists before the race starts
     ctx = multiprocessing.get_context("spawn")
     barrier, stop, results = ctx.Barrier(4), ctx.Event(), ctx.Queue()
     writers = [
-        ctx.Process(target=writer, args=(path, n, barrier, results), name=f"writer-{n}")
+        ctx.Process(target=writer, args=(url, n, barrier, results), name=f"writer-{n}")
         for n in range(3)
     ]
-    read = ctx.Process(target=reader, args=(path, barrier, stop, results), name="reader")
+    read = ctx.Process(target=reader, args=(url, barrier, stop, results), name="reader")
     for process in [*writers, read]:
         process.start()
     try:
@@ -129,7 +128,7 @@ def test_three_writer_processes_and_a_reader_at_once(tmp_path: Path):
     assert any(min(o[4] for o in written) <= t <= max(o[5] for o in written) for t in load_times)
     assert sum(o[3] for o in written) > 300  # many small transactions
 
-    with SqliteStore(path) as store:
+    with open_store(url) as store:
         for i, (key, n) in enumerate(SERIES):
             inserted = sum(o[2][i][0] for o in written)
             updated = sum(o[2][i][1] for o in written)
