@@ -7,7 +7,9 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-__all__ = ["password_file"]
+from .base import EmbeddedService
+
+__all__ = ["PasswordService", "password_file"]
 
 
 def password_file(path: Path, make_directory: Callable[[], None]) -> str:
@@ -27,3 +29,17 @@ def password_file(path: Path, make_directory: Callable[[], None]) -> str:
     with os.fdopen(fd, "w", encoding="ascii") as fh:
         fh.write(secret)
     return secret
+
+
+class PasswordService(EmbeddedService):
+    """An embedded service whose server requires a password generated for it."""
+
+    @property
+    def password_path(self) -> Path:
+        """The 0600 file holding the generated password."""
+        return self.directory / "password"
+
+    def password(self) -> str:
+        """The server's password, generated on first use and kept in a 0600 file."""
+        with self._os_errors("create the password of"):
+            return password_file(self.password_path, self._make_directory)

