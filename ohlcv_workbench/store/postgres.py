@@ -9,10 +9,12 @@ inserted, updated and unchanged are exact, and several processes and hosts can w
 series without losing or duplicating a row. Readers never wait (MVCC). Resampling happens
 after the COPY, in numpy, as for SQLite (the same code, so the same results).
 
-Connections come from a psycopg pool (checked before use; a forked child opens its own).
-A transaction whose connection fails (server restart, terminated backend, deadlock) is retried
-as a whole within :class:`~.pg_connect.StoreRetry`'s bounds, then raises StoreError with the
-reason. A retried write whose first COMMIT did reach the server counts its rows as unchanged.
+Connections come from a psycopg pool (a forked child opens its own). A transaction whose
+connection fails (server restart, terminated backend, deadlock) is retried as a whole within
+:class:`~.pg_connect.StoreRetry`'s bounds, then raises TemporaryStoreError with the reason
+(collectors wait longer for it, see :meth:`~ohlcv_workbench.collectors.Collector.in_thread`);
+other errors are StoreError. A retried write whose first COMMIT did reach the server counts
+its rows as unchanged.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from psycopg.pq import TransactionStatus
 from psycopg.rows import TupleRow
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from ohlcv_workbench.errors import StoreError
+from ohlcv_workbench.errors import StoreError, TemporaryStoreError
 from ohlcv_workbench.records import CandleBatch, PublicTrade, SeriesKey
 from ohlcv_workbench.times import ms_to_datetime
 
@@ -196,7 +198,7 @@ class PostgresStore(CandleStore):
                 wait = self.retry.wait(failures)
                 elapsed = time.monotonic() - started
                 if failures >= self.retry.attempts or elapsed + wait > self.retry.timeout:
-                    raise StoreError(
+                    raise TemporaryStoreError(
                         f"{action} failed on {self.url} after {failures} attempt"
                         f"{'s' if failures > 1 else ''} in {elapsed:.1f} s: {reason}"
                     ) from exc

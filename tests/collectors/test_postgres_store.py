@@ -80,6 +80,7 @@ def test_a_store_gone_for_good_ends_in_error_with_a_prefix_stored(
         admin.autocommit = True
         assert isinstance(wb.store, PostgresStore)
         wb.store.retry = StoreRetry(attempts=3, timeout=3.0)
+        wb.setup.context.store_wait = 3.0  # the collector's own waiting for a store that is away
         handle = wb.start_collector("sim", "SUI/USDT", "1m", since=SINCE, until=UNTIL)
         while wb.store.ohlcv_count(key) < 3000:
             time.sleep(0.01)
@@ -90,7 +91,7 @@ def test_a_store_gone_for_good_ends_in_error_with_a_prefix_stored(
         finally:
             admin.execute(f'ALTER DATABASE "{database}" WITH ALLOW_CONNECTIONS true')
         assert state.phase is Phase.ERROR
-        assert "StoreError: store candles of sim SUI/USDT 1m failed" in state.message
+        assert "TemporaryStoreError: store candles of sim SUI/USDT 1m failed" in state.message
         assert "not currently accepting connections" in state.message
         rec = json.loads(raw_redis.get(f"process:data:{handle.process_id}"))
         assert rec["status"] == "error" and "not currently accepting" in rec["message"]
