@@ -2,7 +2,8 @@
 
 Folders are created 0700 and files 0600 whatever the umask (the store, the embedded servers'
 state, logs, persistence, locks and password), so other local users read none of it.
-:func:`tighten` narrows what an older version created wider.
+:func:`tighten` narrows what an older version created wider; a folder that grants others only
+its search bit (0701) is left so: the embedded PostgreSQL's server account passes it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ __all__ = [
 
 PRIVATE_DIR = 0o700
 PRIVATE_FILE = 0o600
+#: the others' search bit alone, on a folder another account must pass (never to list it)
+SEARCH_ONLY = 0o001
 
 
 def private_dir(path: Path) -> Path:
@@ -72,7 +75,9 @@ def tighten(path: Path, *, recursive: bool = True) -> None:
     if info.st_uid != os.geteuid() or stat.S_ISLNK(info.st_mode):
         return
     wanted = PRIVATE_DIR if stat.S_ISDIR(info.st_mode) else PRIVATE_FILE
-    if stat.S_IMODE(info.st_mode) & 0o077:
+    if stat.S_ISDIR(info.st_mode) and stat.S_IMODE(info.st_mode) & 0o077 == SEARCH_ONLY:
+        pass  # 0701 on purpose: the embedded PostgreSQL's account passes it (see postgres_server)
+    elif stat.S_IMODE(info.st_mode) & 0o077:
         os.chmod(path, stat.S_IMODE(info.st_mode) & wanted)
     if recursive and stat.S_ISDIR(info.st_mode):
         for child in path.iterdir():

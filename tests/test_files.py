@@ -86,3 +86,16 @@ def test_everything_under_the_data_dir_is_private(tmp_path):
         EmbeddedSimulator(Settings(data_dir=data)).stop()
     assert len(got) == 180
     pd.testing.assert_frame_equal(got, expected, check_freq=False)
+
+
+def test_tighten_keeps_a_search_bit_granted_on_purpose(tmp_path):
+    passage = tmp_path / "passage"
+    passage.mkdir()
+    os.chmod(passage, 0o701)  # another account must pass it (the embedded PostgreSQL's)
+    (passage / "secret").write_text("x")
+    os.chmod(passage / "secret", 0o644)
+    tighten(passage)
+    assert mode(passage) == 0o701 and mode(passage / "secret") == 0o600
+    os.chmod(passage, 0o711)  # more than the search bit: narrowed as before
+    tighten(passage)
+    assert mode(passage) == 0o700

@@ -240,8 +240,8 @@ class EmbeddedPostgres(PasswordService):
         return self.url(state, database)
 
     def _make_directory(self) -> None:
-        super()._make_directory()  # private folders, but the server's account must pass them
-        if self.cluster.account is not None:
+        super()._make_directory()  # private folders (tighten leaves a 0701 one as it is)
+        if self.cluster.account is not None:  # the server's account must pass them
             _traversable(self.cluster.pgdata)
 
     def _launch(self, port: int) -> int:
